@@ -13,7 +13,8 @@ that decision (the ``kind``) rather than by platform:
     ├── TransientError       transient retry later with backoff; nothing was decided
     │   ├── RateLimited               429 / THROTTLED, carries retry_after
     │   ├── PlatformUnavailable       5xx, HTML from a proxy, connection reset, timeout
-    │   └── ServerDown                the endpoint does not answer at all (names the URL key)
+    │   ├── ServerDown                the endpoint does not answer at all (names the URL key)
+    │   └── StoreBusy                 another worker holds this store's lock
     ├── RejectedError        rejected the platform said no to this one object: quarantine it
     │   ├── NotFound                  the object vanished (404)
     │   ├── AlreadyExists             a uniqueness check failed (duplicate e-mail, code, SKU)
@@ -56,6 +57,7 @@ __all__ = [
     "RateLimited",
     "PlatformUnavailable",
     "ServerDown",
+    "StoreBusy",
     # rejected
     "RejectedError",
     "NotFound",
@@ -148,9 +150,10 @@ class ConfigValueError(ConfigError):
     default_reference = "config-key-invalid"
 
     def __init__(self, message: str, *, file: str, key: str, hint: str | None = None) -> None:
-        super().__init__(f"{file}: {key}: {message}", obj=f"{file}:{key}", hint=hint)
+        super().__init__(f"{file}: {key}: {message}", hint=hint)
         self.file = file
         self.key = key
+        self.obj = None
 
 
 class SecretMissing(ConfigValueError):
@@ -219,6 +222,10 @@ class ServerDown(TransientError):
         kw.setdefault("hint", f"the server at `{key}` is down or unreachable; start it or fix the URL")
         super().__init__(message, **kw)
         self.key = key
+
+
+class StoreBusy(TransientError):
+    default_reference = "store-busy"
 
 
 # --- rejected: the platform refused this object --------------------------------------------------
