@@ -2,7 +2,11 @@
 
 Structural (``typing.Protocol``), so an adapter package imports nothing but the domain, these
 ports and the errors. Reads yield *pages* so the engine can commit a page and only then move
-its watermark; writes take our idempotency key so a retry finds what the first attempt made.
+its watermark: the engine asks for the next page only after it has committed the current one,
+so an adapter may acknowledge a page (archive a file, ack a queue) when its generator resumes.
+``since`` is the stored watermark; each adapter re-reads its own overlap window before it,
+because only the adapter knows its platform's clock resolution. Writes take our idempotency key
+so a retry finds what the first attempt made.
 The adapter contract suite in ``tests/contract/`` runs every adapter against these.
 """
 
@@ -87,7 +91,7 @@ class StoreAdapter(Protocol):
         ...
 
     def pull_orders(self, since: datetime | None) -> Iterator[Page[Order]]:
-        """Orders modified after ``since`` (already widened by the overlap window)."""
+        """Orders modified after ``since`` minus the adapter's overlap window."""
         ...
 
     def get_order(self, order_id: str) -> Order | None:

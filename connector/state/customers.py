@@ -33,7 +33,8 @@ def mapping_for_source(session: Session, vinculo_id: str, source: str) -> Identi
     )
     candidates = list(rows)
     real = [m for m in candidates if ":guest:" not in m.platform_id]
-    return (real or candidates or [None])[0]
+    pool = real or candidates
+    return pool[0] if pool else None
 
 
 def get(session: Session, vinculo_id: str) -> CustomerRecord | None:

@@ -22,7 +22,7 @@ from connector.state.models import StoreLock
 def acquire(db: Database, name: str, owner: str, ttl: timedelta) -> bool:
     stamp = now()
     with db.transaction() as s:
-        taken = s.execute(
+        taken = s.execute(  # type: ignore[attr-defined]
             update(StoreLock)
             .where(StoreLock.name == name, (StoreLock.expires_at < stamp) | (StoreLock.owner == owner))
             .values(owner=owner, expires_at=stamp + ttl)

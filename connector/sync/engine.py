@@ -1,0 +1,436 @@
+"""The sync engine: pull what changed, match identities, mirror, hand orders to loyalty.
+
+Each page from an adapter is processed in one transaction together with its watermark, so a
+crash re-reads at most one page. Records are keyed (order id + content digest, mapping table),
+so re-reading the overlap window or a whole page changes nothing and writes nothing.
+
+Order of work for one store run:
+    customers (sweep or incremental) -> golden records -> ERP customers
+    orders since watermark           -> mirrors + loyalty -> ERP orders
+And for the ERP run:
+    ERP customers -> golden records -> stores (match by e-mail before creating)
+    ERP-only sales -> loyalty;  ERP shipments -> store orders completed -> loyalty clock
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from connector.domain import Customer, Order, OrderStatus, split_platform_id
+from connector.errors import NotFound, VinculoError
+from connector.ports import CustomerWrite, ErpAdapter, Page, Rejected, StoreAdapter, WriteResult
+from connector.state import customers as customers_repo
+from connector.state import orders as orders_repo
+from connector.state import quarantine, runs, watermarks
+from connector.state.clock import now
+from connector.state.db import Database
+from connector.state.locks import store_lock
+from connector.sync.conflicts import Policy, to_customer
+from connector.sync.identity import guest_id, mark_written, resolve
+
+EXPORTABLE = {OrderStatus.PAID, OrderStatus.COMPLETED, OrderStatus.REFUNDED, OrderStatus.CANCELLED}
+
+
+class Progress(Protocol):
+    """What the engine reports while it works; the CLI draws bars, the daemon logs."""
+
+    def step(self, label: str, n: int) -> None: ...
+
+
+class _Silent:
+    def step(self, label: str, n: int) -> None:
+        return None
+
+
+class OrderObserver(Protocol):
+    """Receives every new or changed order inside the page's transaction (the loyalty bridge)."""
+
+    def observe(self, session: Session, order: Order, *, vinculo_id: str, store: str) -> int: ...
+
+
+@dataclass
+class RunStats:
+    source: str
+    counts: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, **dict(self.counts), "errors": list(self.errors)}
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        db: Database,
+        stores: Mapping[str, StoreAdapter],
+        erp: ErpAdapter | None,
+        *,
+        policies: dict[str, Policy] | None = None,
+        observer: OrderObserver | None = None,
+        progress: Progress | None = None,
+        customer_sweep: timedelta = timedelta(hours=24),
+    ) -> None:
+        self.db = db
+        self.stores = dict(stores)
+        self.erp = erp
+        self.policies: dict[str, Policy] = policies or {"billing": "erp", "marketing": "store", "default": "newest"}
+        self.observer = observer
+        self.progress: Progress = progress or _Silent()
+        self.customer_sweep = customer_sweep
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+
+    # --- entry points ------------------------------------------------------------------------
+
+    def run(self, store_keys: Iterable[str] | None = None, *, full: bool = False) -> list[RunStats]:
+        keys = list(store_keys) if store_keys is not None else list(self.stores)
+        results = [self.sync_store(key, full=full) for key in keys]
+        if self.erp is not None:
+            results.append(self.sync_erp(full=full))
+        return results
+
+    def sync_store(self, key: str, *, full: bool = False) -> RunStats:
+        adapter = self.stores[key]
+        stats = RunStats(source=key)
+        with store_lock(self.db, f"store:{key}", self.owner):
+            with self.db.transaction() as s:
+                run_id = runs.start(s, key)
+                if full:
+                    watermarks.reset(s, key)
+            status, error = "ok", None
+            try:
+                self._customers_from_store(key, adapter, stats, full=full)
+                self._orders_from_store(key, adapter, stats)
+            except VinculoError as exc:
+                status, error = "failed", str(exc)
+                stats.errors.append(str(exc))
+                raise
+            finally:
+                if status == "ok" and stats.counts["quarantined"]:
+                    status = "partial"
+                with self.db.transaction() as s:
+                    runs.finish(s, run_id, status=status, stats=stats.as_dict(), error=error)
+        return stats
+
+    def sync_erp(self, *, full: bool = False) -> RunStats:
+        erp = self.erp
+        if erp is None:
+            raise NotFound("no ERP configured", obj="erp", hint="add an `erp:` section to the config")
+        stats = RunStats(source=erp.store)
+        with store_lock(self.db, f"erp:{erp.store}", self.owner):
+            with self.db.transaction() as s:
+                run_id = runs.start(s, erp.store)
+                if full:
+                    watermarks.reset(s, erp.store)
+            status, error = "ok", None
+            try:
+                self._customers_from_erp(erp, stats)
+                self._sales_from_erp(erp, stats)
+                self._fulfilments_from_erp(erp, stats)
+            except VinculoError as exc:
+                status, error = "failed", str(exc)
+                stats.errors.append(str(exc))
+                raise
+            finally:
+                if status == "ok" and stats.counts["quarantined"]:
+                    status = "partial"
+                with self.db.transaction() as s:
+                    runs.finish(s, run_id, status=status, stats=stats.as_dict(), error=error)
+        return stats
+
+    # --- store -> state -> ERP -------------------------------------------------------------------
+
+    def _customers_from_store(self, key: str, adapter: StoreAdapter, stats: RunStats, *, full: bool) -> None:
+        with self.db.transaction() as s:
+            mark = watermarks.get(s, key, "customers")
+        incremental = bool(getattr(adapter, "incremental_customers", False))
+        if not incremental and not full and mark is not None and now() - mark < self.customer_sweep:
+            return  # the full sweep is due once a day; changed orders bring new customers meanwhile
+        started = now()
+        for page in adapter.pull_customers(mark if incremental else None):
+            changed = self._commit_customers(key, page, stats, side="store")
+            with self.db.transaction() as s:
+                self._export_customers_to_erp(s, changed, stats)
+                if incremental and page.high_water is not None:
+                    watermarks.advance(s, key, "customers", page.high_water)
+            self.progress.step(f"{key} customers", len(page.items))
+        if not incremental:
+            with self.db.transaction() as s:
+                watermarks.advance(s, key, "customers", started)
+
+    def _commit_customers(self, source: str, page: Page[Customer], stats: RunStats, *, side: Any) -> list[str]:
+        changed: list[str] = []
+        with self.db.transaction() as s:
+            self._quarantine(s, source, "customers", page.rejected, stats)
+            for customer in page.items:
+                stats.counts["customers_seen"] += 1
+                res = resolve(s, customer, source=source, side=side, policies=self.policies, at=now())
+                if res.matched_by == "new":
+                    stats.counts["customers_new"] += 1
+                if res.changed_fields:
+                    stats.counts["customers_changed"] += 1
+                    changed.append(res.vinculo_id)
+                quarantine.resolve(s, source=source, stream="customers", record_ref=customer.id)
+        return changed
+
+    def _export_customers_to_erp(self, s: Session, vinculo_ids: Sequence[str], stats: RunStats) -> None:
+        if self.erp is None or not vinculo_ids:
+            return
+        erp = self.erp
+        writes: list[CustomerWrite] = []
+        for vid in dict.fromkeys(vinculo_ids):
+            record = customers_repo.get(s, vid)
+            if record is None or record.is_guest:
+                continue
+            target = customers_repo.mapping_for_source(s, vid, erp.store)
+            view = to_customer(record.data.get("fields", {}), id=target.platform_id if target else vid)
+            writes.append(CustomerWrite(key=vid, customer=view, target_id=target.platform_id if target else None))
+        if not writes:
+            return
+        for write, result in zip(writes, erp.upsert_customers(writes), strict=True):
+            self._record_customer_write(s, erp.store, write, result, stats)
+
+    def _record_customer_write(
+        self, s: Session, target: str, write: CustomerWrite, result: WriteResult, stats: RunStats
+    ) -> None:
+        if not result.ok:
+            assert result.error is not None
+            self._quarantine_one(s, target, "customer-writes", write.key, result.error, write.customer, stats)
+            return
+        stats.counts[f"customers_written:{target}"] += 1
+        if result.platform_id:
+            if customers_repo.mapping(s, result.platform_id) is None:
+                customers_repo.link(
+                    s,
+                    platform_id=result.platform_id,
+                    source=target,
+                    vinculo_id=write.key,
+                    matched_by="written",
+                    seen_digest=write.customer.content_digest(),
+                )
+            mark_written(s, result.platform_id, write.customer.content_digest())
+        quarantine.resolve(s, source=target, stream="customer-writes", record_ref=write.key)
+
+    def _orders_from_store(self, key: str, adapter: StoreAdapter, stats: RunStats) -> None:
+        with self.db.transaction() as s:
+            since = watermarks.get(s, key, "orders")
+        for page in adapter.pull_orders(since):
+            self._prefetch_customers(key, adapter, page.items, stats)
+            to_export = self._commit_orders(key, page, stats)
+            self._export_orders(to_export, stats)
+            self.progress.step(f"{key} orders", len(page.items))
+
+    def _prefetch_customers(self, key: str, adapter: StoreAdapter, orders: Sequence[Order], stats: RunStats) -> None:
+        """Customers of changed orders we have never seen, read in one call before the page."""
+        with self.db.transaction() as s:
+            wanted = {
+                o.customer_id for o in orders if o.customer_id and customers_repo.mapping(s, o.customer_id) is None
+            }
+        if not wanted:
+            return
+        fetch = getattr(adapter, "get_customers", None)
+        if fetch is None:
+            return
+        fetched: list[Customer] = list(fetch(sorted(wanted)))
+        self._commit_customers(key, Page(items=fetched), stats, side="store")
+
+    def _commit_orders(self, key: str, page: Page[Order], stats: RunStats) -> list[Order]:
+        to_export: list[Order] = []
+        with self.db.transaction() as s:
+            self._quarantine(s, key, "orders", page.rejected, stats)
+            mirrors = orders_repo.get_many(s, (o.id for o in page.items))
+            for order in page.items:
+                stats.counts["orders_seen"] += 1
+                digest = order.content_digest()
+                mirror = mirrors.get(order.id)
+                if mirror is not None and mirror.digest == digest:
+                    continue
+                vid = self._order_customer(s, key, order, stats)
+                row = orders_repo.upsert(s, order, source=key, vinculo_id=vid, digest=digest)
+                stats.counts["orders_new" if mirror is None else "orders_changed"] += 1
+                if self.observer is not None and vid is not None:
+                    stats.counts["perks_queued"] += self.observer.observe(s, order, vinculo_id=vid, store=key)
+                quarantine.resolve(s, source=key, stream="orders", record_ref=order.id)
+                if order.status in EXPORTABLE and (
+                    row.exported_digest is not None or order.status is not OrderStatus.CANCELLED
+                ):
+                    to_export.append(order)
+            if page.high_water is not None:
+                watermarks.advance(s, key, "orders", min(page.high_water, now()))
+        return to_export
+
+    def _order_customer(self, s: Session, key: str, order: Order, stats: RunStats) -> str | None:
+        if order.customer_id:
+            mapping = customers_repo.mapping(s, order.customer_id)
+            if mapping is not None:
+                return mapping.vinculo_id
+        email_key = order.email_key
+        if not email_key:
+            stats.counts["orders_without_identity"] += 1
+            return None
+        guest = Customer(
+            id=guest_id(order.id, email_key),
+            email=email_key,
+            first_name=order.billing.first_name,
+            last_name=order.billing.last_name,
+            phone=order.billing.phone,
+            billing=order.billing,
+            shipping=order.shipping,
+            is_guest=order.customer_id is None,
+        )
+        return resolve(s, guest, source=key, side="store", policies=self.policies, at=now()).vinculo_id
+
+    def _export_orders(self, orders: Sequence[Order], stats: RunStats) -> None:
+        if self.erp is None or not orders:
+            return
+        erp = self.erp
+        results = erp.export_orders(orders)
+        with self.db.transaction() as s:
+            for order, result in zip(orders, results, strict=True):
+                if result.ok:
+                    orders_repo.mark_exported(s, order.id, digest=order.content_digest(), erp_ref=result.platform_id)
+                    quarantine.resolve(s, source=erp.store, stream="order-exports", record_ref=order.id)
+                    stats.counts["orders_exported"] += 1
+                else:
+                    assert result.error is not None
+                    self._quarantine_one(s, erp.store, "order-exports", order.id, result.error, order, stats)
+
+    # --- ERP -> state -> stores -------------------------------------------------------------------
+
+    def _customers_from_erp(self, erp: ErpAdapter, stats: RunStats) -> None:
+        with self.db.transaction() as s:
+            since = watermarks.get(s, erp.store, "customers")
+        for page in erp.pull_customers(since):
+            changed = self._commit_customers(erp.store, page, stats, side="erp")
+            for key, store in self.stores.items():
+                self._push_customers_to_store(key, store, changed, stats)
+            with self.db.transaction() as s:
+                if page.high_water is not None:
+                    watermarks.advance(s, erp.store, "customers", min(page.high_water, now()))
+            self.progress.step(f"{erp.store} customers", len(page.items))
+
+    def _push_customers_to_store(
+        self, key: str, store: StoreAdapter, vinculo_ids: Sequence[str], stats: RunStats
+    ) -> None:
+        if not vinculo_ids:
+            return
+        writes: list[CustomerWrite] = []
+        with self.db.transaction() as s:
+            for vid in dict.fromkeys(vinculo_ids):
+                record = customers_repo.get(s, vid)
+                if record is None:
+                    continue
+                mapping = customers_repo.mapping_for_source(s, vid, key)
+                target = mapping.platform_id if mapping and ":guest:" not in mapping.platform_id else None
+                view = to_customer(record.data.get("fields", {}), id=target or vid)
+                if target is None:
+                    found = store.find_customer(view.email_key, view.phone_key)  # match before creating
+                    if found is not None:
+                        target = found.id
+                        if customers_repo.mapping(s, found.id) is None:
+                            customers_repo.link(
+                                s,
+                                platform_id=found.id,
+                                source=key,
+                                vinculo_id=vid,
+                                matched_by="email",
+                                seen_digest=found.content_digest(),
+                            )
+                        if found.content_digest() == view.content_digest():
+                            continue
+                writes.append(CustomerWrite(key=vid, customer=view, target_id=target))
+        if not writes:
+            return
+        results = store.upsert_customers(writes)
+        with self.db.transaction() as s:
+            for write, result in zip(writes, results, strict=True):
+                self._record_customer_write(s, key, write, result, stats)
+
+    def _sales_from_erp(self, erp: ErpAdapter, stats: RunStats) -> None:
+        with self.db.transaction() as s:
+            since = watermarks.get(s, erp.store, "sales")
+        for page in erp.pull_sales(since):
+            with self.db.transaction() as s:
+                self._quarantine(s, erp.store, "sales", page.rejected, stats)
+                mirrors = orders_repo.get_many(s, (o.id for o in page.items))
+                for sale in page.items:
+                    stats.counts["sales_seen"] += 1
+                    digest = sale.content_digest()
+                    mirror = mirrors.get(sale.id)
+                    if mirror is not None and mirror.digest == digest:
+                        continue
+                    vid = self._order_customer(s, erp.store, sale, stats)
+                    orders_repo.upsert(s, sale, source=erp.store, vinculo_id=vid, digest=digest)
+                    stats.counts["sales_new" if mirror is None else "sales_changed"] += 1
+                    if self.observer is not None and vid is not None:
+                        stats.counts["perks_queued"] += self.observer.observe(
+                            s, sale, vinculo_id=vid, store=erp.store
+                        )
+                    quarantine.resolve(s, source=erp.store, stream="sales", record_ref=sale.id)
+                if page.high_water is not None:
+                    watermarks.advance(s, erp.store, "sales", min(page.high_water, now()))
+            self.progress.step(f"{erp.store} sales", len(page.items))
+
+    def _fulfilments_from_erp(self, erp: ErpAdapter, stats: RunStats) -> None:
+        with self.db.transaction() as s:
+            since = watermarks.get(s, erp.store, "fulfilments")
+        for page in erp.pull_fulfilments(since):
+            with self.db.transaction() as s:
+                self._quarantine(s, erp.store, "fulfilments", page.rejected, stats)
+            for fulfilment in page.items:
+                _, key, _ = split_platform_id(fulfilment.order_id)
+                store = self.stores.get(key)
+                with self.db.transaction() as s:
+                    if store is None:
+                        self._quarantine_one(
+                            s,
+                            erp.store,
+                            "fulfilments",
+                            fulfilment.order_id,
+                            NotFound(
+                                f"shipment for order {fulfilment.order_id} names store {key!r}, which is not configured",
+                                obj=fulfilment.order_id,
+                                hint="add the store to the config or fix the order reference in the ERP",
+                            ),
+                            fulfilment,
+                            stats,
+                        )
+                        continue
+                result = store.complete_order(fulfilment)
+                with self.db.transaction() as s:
+                    if not result.ok:
+                        assert result.error is not None
+                        self._quarantine_one(
+                            s, erp.store, "fulfilments", fulfilment.order_id, result.error, fulfilment, stats
+                        )
+                        continue
+                    stats.counts["orders_completed"] += 1
+                    quarantine.resolve(s, source=erp.store, stream="fulfilments", record_ref=fulfilment.order_id)
+                fresh = store.get_order(fulfilment.order_id)  # the store's own view starts the clock
+                if fresh is not None:
+                    self._commit_orders(key, Page(items=[fresh]), stats)
+            with self.db.transaction() as s:
+                if page.high_water is not None:
+                    watermarks.advance(s, erp.store, "fulfilments", min(page.high_water, now()))
+
+    # --- quarantine ----------------------------------------------------------------------------
+
+    def _quarantine(
+        self, s: Session, source: str, stream: str, rejected: Iterable[Rejected], stats: RunStats
+    ) -> None:
+        for item in rejected:
+            self._quarantine_one(s, source, stream, item.source, item.error, item.payload, stats)
+
+    def _quarantine_one(
+        self, s: Session, source: str, stream: str, ref: str, error: VinculoError, payload: Any, stats: RunStats
+    ) -> None:
+        quarantine.put(s, source=source, stream=stream, record_ref=ref, error=error, payload=payload)
+        stats.counts["quarantined"] += 1
+
