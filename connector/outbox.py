@@ -1,0 +1,305 @@
+"""Durable perk commands and the dispatcher that drains them through the stores.
+
+Commands are inserted in the same transaction as the ledger entries that caused them, keyed by
+an idempotency key (unique), so a replayed event cannot queue a second command. The dispatcher:
+
+1. claims due rows (``pending`` -> ``in_flight``) and commits the claim;
+2. calls the store; every store write looks its object up by our key first (coupon code,
+   meta value), so repeating a call that already succeeded changes nothing;
+3. marks the row ``done`` — or schedules a retry with backoff (honouring Retry-After), and after
+   ``max_attempts`` failures, or at once for a permanent rejection, marks it ``dead`` for
+   `vinculo status`.
+
+A crash between 2 and 3 leaves the row ``in_flight``; :meth:`Dispatcher.requeue_stuck` puts such
+rows back after ``stuck_after`` and step 2's lookup finds the coupon the lost attempt made.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from connector.domain import (
+    Fulfilment,
+    IssueCoupon,
+    Money,
+    Perk,
+    PublishLoyalty,
+    SetTier,
+    to_jsonable,
+)
+from connector.errors import (
+    ConfigError,
+    NotFound,
+    PlatformUnavailable,
+    RateLimited,
+    TransientError,
+    VinculoError,
+)
+from connector.ports import StoreAdapter, WriteResult
+from connector.state import customers as customers_repo
+from connector.state.clock import now as wall_clock
+from connector.state.db import Database
+from connector.state.models import OutboxCommand
+
+Command = Perk | Fulfilment
+KINDS: dict[type[Any], str] = {IssueCoupon: "coupon", PublishLoyalty: "publish", SetTier: "tier", Fulfilment: "complete"}
+
+
+def command_key(command: Command) -> str:
+    if isinstance(command, Fulfilment):
+        return f"complete:{command.order_id}"
+    return command.key
+
+
+def enqueue(session: Session, command: Command, *, target: str, at: datetime) -> bool:
+    """Queue a command unless one with the same key exists; True when queued."""
+    key = f"{target}:{command_key(command)}"
+    if session.scalar(select(OutboxCommand.id).where(OutboxCommand.key == key)) is not None:
+        return False
+    account = getattr(command, "customer_id", None)
+    session.add(
+        OutboxCommand(
+            key=key,
+            target=target,
+            kind=KINDS[type(command)],
+            account=account,
+            payload=to_jsonable(command),
+            status="pending",
+            attempts=0,
+            next_attempt_at=at,
+            created_at=at,
+            updated_at=at,
+        )
+    )
+    return True
+
+
+def _money(raw: Any) -> Money | None:
+    return None if raw is None else Money(Decimal(raw["amount"]), raw["currency"])
+
+
+def _dt(raw: str) -> datetime:
+    return datetime.fromisoformat(raw)
+
+
+def decode(kind: str, payload: Mapping[str, Any]) -> Command:
+    """Rebuild the domain command stored in a row."""
+    if kind == "coupon":
+        return IssueCoupon(
+            key=payload["key"],
+            customer_id=payload["customer_id"],
+            email=payload["email"],
+            code=payload["code"],
+            reward_id=payload["reward_id"],
+            kind=payload["kind"],
+            starts_at=_dt(payload["starts_at"]),
+            expires_at=_dt(payload["expires_at"]),
+            amount=_money(payload.get("amount")),
+            percent=None if payload.get("percent") is None else Decimal(payload["percent"]),
+            max_shipping=_money(payload.get("max_shipping")),
+            min_subtotal=_money(payload.get("min_subtotal")),
+            description=payload.get("description", ""),
+        )
+    if kind == "publish":
+        return PublishLoyalty(key=payload["key"], customer_id=payload["customer_id"], snapshot=payload["snapshot"])
+    if kind == "tier":
+        return SetTier(
+            key=payload["key"],
+            customer_id=payload["customer_id"],
+            tier=payload["tier"],
+            all_tiers=tuple(payload["all_tiers"]),
+        )
+    if kind == "complete":
+        return Fulfilment(
+            order_id=payload["order_id"],
+            shipped_at=_dt(payload["shipped_at"]),
+            tracking_number=payload.get("tracking_number", ""),
+            carrier=payload.get("carrier", ""),
+            tracking_url=payload.get("tracking_url", ""),
+        )
+    raise ValueError(f"unknown outbox command kind {kind!r}")
+
+
+@dataclass
+class DispatchStats:
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.counts)
+
+
+DeadHook = Callable[[Session, OutboxCommand, VinculoError], None]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        stores: Mapping[str, StoreAdapter],
+        *,
+        max_attempts: int = 8,
+        base_delay: timedelta = timedelta(seconds=5),
+        max_delay: timedelta = timedelta(hours=1),
+        stuck_after: timedelta = timedelta(minutes=10),
+        clock: Callable[[], datetime] = wall_clock,
+        on_dead: DeadHook | None = None,
+        after_call: Callable[[OutboxCommand, WriteResult], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.stores = dict(stores)
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.stuck_after = stuck_after
+        self.clock = clock
+        self.on_dead = on_dead
+        self.after_call = after_call
+
+    def requeue_stuck(self) -> int:
+        """Rows left in flight by a crashed dispatcher go back to pending."""
+        cutoff = self.clock() - self.stuck_after
+        with self.db.transaction() as s:
+            result = s.execute(
+                update(OutboxCommand)
+                .where(OutboxCommand.status == "in_flight", OutboxCommand.updated_at < cutoff)
+                .values(status="pending", updated_at=self.clock())
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def drain(self, *, limit: int | None = None, batch: int = 100) -> DispatchStats:
+        """Run every due command once (until none is due or ``limit`` is reached)."""
+        stats = DispatchStats()
+        stats.counts["requeued"] += self.requeue_stuck()
+        done = 0
+        while limit is None or done < limit:
+            ids = self._claim(batch if limit is None else min(batch, limit - done))
+            if not ids:
+                break
+            for row_id in ids:
+                self._run_one(row_id, stats)
+                done += 1
+        return stats
+
+    def _claim(self, n: int) -> list[int]:
+        stamp = self.clock()
+        with self.db.transaction() as s:
+            ids = list(
+                s.scalars(
+                    select(OutboxCommand.id)
+                    .where(OutboxCommand.status == "pending", OutboxCommand.next_attempt_at <= stamp)
+                    .order_by(OutboxCommand.id)
+                    .limit(n)
+                )
+            )
+            if ids:
+                s.execute(
+                    update(OutboxCommand)
+                    .where(OutboxCommand.id.in_(ids), OutboxCommand.status == "pending")
+                    .values(status="in_flight", updated_at=stamp)
+                )
+        return ids
+
+    def _run_one(self, row_id: int, stats: DispatchStats) -> None:
+        with self.db.transaction() as s:
+            row = s.get(OutboxCommand, row_id)
+            if row is None or row.status != "in_flight":
+                return
+            command = decode(row.kind, row.payload)
+            target, kind, account = row.target, row.kind, row.account
+            ref = None
+            if account is not None:
+                mapping = customers_repo.mapping_for_source(s, account, target)
+                if mapping is not None and ":guest:" not in mapping.platform_id:
+                    ref = mapping.platform_id
+        store = self.stores.get(target)
+        try:
+            if store is None:
+                raise ConfigError(
+                    f"outbox command for store {target!r}, which is not configured",
+                    obj=target,
+                    hint="add the store back to the config, or drop the command",
+                )
+            result = self._call(store, kind, command, ref)
+        except VinculoError as exc:
+            result = WriteResult(key=str(row_id), error=exc)
+        if self.after_call is not None:
+            with self.db.transaction() as s:
+                fresh = s.get(OutboxCommand, row_id)
+            if fresh is not None:
+                self.after_call(fresh, result)
+        with self.db.transaction() as s:
+            row = s.get(OutboxCommand, row_id)
+            if row is None:
+                return
+            stamp = self.clock()
+            row.attempts += 1
+            row.updated_at = stamp
+            if result.ok:
+                row.status = "done"
+                row.result = {"platform_id": result.platform_id, "created": result.created}
+                row.last_error = None
+                stats.counts["done"] += 1
+                stats.counts["created" if result.created else "already_there"] += 1
+                return
+            error = result.error
+            assert error is not None
+            row.last_error = error.to_dict()
+            retriable = isinstance(error, TransientError)
+            if not retriable or row.attempts >= self.max_attempts:
+                row.status = "dead"
+                stats.counts["dead"] += 1
+                if self.on_dead is not None:
+                    self.on_dead(s, row, error)
+                return
+            row.status = "pending"
+            row.next_attempt_at = stamp + self._delay(row.attempts, error)
+            stats.counts["retry"] += 1
+
+    def _delay(self, attempts: int, error: VinculoError) -> timedelta:
+        hinted = error.retry_after if isinstance(error, RateLimited | PlatformUnavailable) else None
+        if hinted:
+            return min(self.max_delay, timedelta(seconds=hinted))
+        return min(self.max_delay, self.base_delay * (2 ** (attempts - 1)))
+
+    @staticmethod
+    def _call(store: StoreAdapter, kind: str, command: Command, ref: str | None) -> WriteResult:
+        if isinstance(command, IssueCoupon):
+            return store.ensure_coupon(command, ref or "")
+        if isinstance(command, Fulfilment):
+            return store.complete_order(command)
+        if ref is None:
+            # A guest has no account on this store to carry meta or tags; nothing to write.
+            return WriteResult(key=kind, created=False, payload={"skipped": "no account on this store"})
+        if isinstance(command, PublishLoyalty):
+            return store.publish_loyalty(command, ref)
+        if isinstance(command, SetTier):
+            return store.set_tier(command, ref)
+        raise NotFound(f"unknown command {type(command).__name__}")
+
+
+def summary(session: Session) -> dict[str, int]:
+    rows = session.execute(select(OutboxCommand.status, func.count()).group_by(OutboxCommand.status))
+    return {status: int(n) for status, n in rows}
+
+
+def dead_commands(session: Session) -> list[OutboxCommand]:
+    return list(session.scalars(select(OutboxCommand).where(OutboxCommand.status == "dead").order_by(OutboxCommand.id)))
+
+
+def retry_dead(session: Session, command_id: int, at: datetime) -> bool:
+    row = session.get(OutboxCommand, command_id)
+    if row is None or row.status != "dead":
+        return False
+    row.status = "pending"
+    row.attempts = 0
+    row.next_attempt_at = at
+    row.updated_at = at
+    return True
