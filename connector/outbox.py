@@ -267,7 +267,7 @@ class Dispatcher:
         hinted = error.retry_after if isinstance(error, RateLimited | PlatformUnavailable) else None
         if hinted:
             return min(self.max_delay, timedelta(seconds=hinted))
-        return min(self.max_delay, self.base_delay * (2 ** (attempts - 1)))
+        return min(self.max_delay, self.base_delay * (1 << (attempts - 1)))
 
     @staticmethod
     def _call(store: StoreAdapter, kind: str, command: Command, ref: str | None) -> WriteResult:
