@@ -158,10 +158,14 @@ class ShopBucket:
             low = self.stats.min_available
             self.stats.min_available = status.available if low is None else min(low, status.available)
 
-    def throttled(self, permit: Permit, requested: float, status: ThrottleStatus | None) -> float:
+    def throttled(
+        self, permit: Permit, requested: float, status: ThrottleStatus | None, *, priority: bool = False
+    ) -> float:
         """The server refused the call: wait until it would admit ``requested`` (plus jitter).
 
-        Returns the seconds slept. The refused call cost nothing, so its permit is released.
+        The wait keeps the same reserve as :meth:`acquire`, so the re-acquire that follows finds
+        the points there and does not wait a second time. Returns the seconds slept. The refused
+        call cost nothing, so its permit is released.
         """
         with self._lock:
             self._in_flight = max(0.0, self._in_flight - permit.cost)
@@ -171,8 +175,9 @@ class ShopBucket:
                 self.restore_rate = status.restore_rate
                 self._available = status.available - self._in_flight
                 self._t = self._clock()
+            reserve = 0.0 if priority else self.reserve  # of the maximum just reported
             now = self._clock()
-            deficit = max(0.0, requested - self._estimate(now))
+            deficit = max(0.0, requested + reserve - self._estimate(now))
             wait = deficit / self.restore_rate + self._jitter()
             self.stats.waited_seconds += wait
         self._sleep(wait)

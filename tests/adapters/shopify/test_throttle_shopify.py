@@ -81,11 +81,16 @@ def test_settle_adopts_a_bigger_plan() -> None:
 def test_throttled_waits_for_the_requested_cost_plus_jitter() -> None:
     # The documented THROTTLED body: requested 507, currently 493, restore rate 50.
     clock = FakeClock()
-    bucket = make_bucket(clock)
-    permit = bucket.acquire(507)
-    waited = bucket.throttled(permit, 507, ThrottleStatus(maximum=1000, available=493, restore_rate=50))
+    bucket = make_bucket(clock, reserve=0.10)
+    permit = bucket.acquire(507, priority=True)
+    waited = bucket.throttled(permit, 507, ThrottleStatus(maximum=1000, available=493, restore_rate=50),
+                              priority=True)
     assert waited == pytest.approx((507 - 493) / 50 + 0.1)
     assert bucket.stats.throttled == 1
+    # A read keeps the reserve (10 % of the reported 1000): (507 + 100 − 493)/50 + 0.1.
+    permit = bucket.acquire(0)
+    waited = bucket.throttled(permit, 507, ThrottleStatus(maximum=1000, available=493, restore_rate=50))
+    assert waited == pytest.approx(114 / 50 + 0.1)
 
 
 def test_status_parsed_from_extensions_ints_or_floats() -> None:
