@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from connector.domain import Customer, Order, OrderStatus, split_platform_id
-from connector.errors import NotFound, VinculoError
+from connector.domain import Customer, Fulfilment, Order, OrderStatus, split_platform_id
+from connector.errors import DataError, NotFound, VinculoError
 from connector.ports import CustomerWrite, ErpAdapter, Page, Rejected, StoreAdapter, WriteResult
 from connector.state import customers as customers_repo
 from connector.state import orders as orders_repo
@@ -33,6 +33,7 @@ from connector.state import quarantine, runs, watermarks
 from connector.state.clock import now
 from connector.state.db import Database
 from connector.state.locks import store_lock
+from connector.state.models import DeadLetter
 from connector.sync.conflicts import Policy, to_customer
 from connector.sync.identity import guest_id, mark_written, resolve
 
@@ -385,42 +386,94 @@ class SyncEngine:
             with self.db.transaction() as s:
                 self._quarantine(s, erp.store, "fulfilments", page.rejected, stats)
             for fulfilment in page.items:
-                _, key, _ = split_platform_id(fulfilment.order_id)
-                store = self.stores.get(key)
-                with self.db.transaction() as s:
-                    if store is None:
-                        self._quarantine_one(
-                            s,
-                            erp.store,
-                            "fulfilments",
-                            fulfilment.order_id,
-                            NotFound(
-                                f"shipment for order {fulfilment.order_id} names store {key!r}, which is not configured",
-                                obj=fulfilment.order_id,
-                                hint="add the store to the config or fix the order reference in the ERP",
-                            ),
-                            fulfilment,
-                            stats,
-                        )
-                        continue
-                result = store.complete_order(fulfilment)
-                with self.db.transaction() as s:
-                    if not result.ok:
-                        assert result.error is not None
-                        self._quarantine_one(
-                            s, erp.store, "fulfilments", fulfilment.order_id, result.error, fulfilment, stats
-                        )
-                        continue
-                    stats.counts["orders_completed"] += 1
-                    quarantine.resolve(s, source=erp.store, stream="fulfilments", record_ref=fulfilment.order_id)
-                fresh = store.get_order(fulfilment.order_id)  # the store's own view starts the clock
-                if fresh is not None:
-                    self._commit_orders(key, Page(items=[fresh]), stats)
+                self._complete(fulfilment, stats, source=erp.store)
             with self.db.transaction() as s:
                 if page.high_water is not None:
                     watermarks.advance(s, erp.store, "fulfilments", min(page.high_water, now()))
 
+    def _complete(self, fulfilment: Fulfilment, stats: RunStats, *, source: str) -> None:
+        """An ERP shipment marks the store order completed; the fresh store view starts the clock."""
+        _, key, _ = split_platform_id(fulfilment.order_id)
+        store = self.stores.get(key)
+        if store is None:
+            with self.db.transaction() as s:
+                self._quarantine_one(
+                    s,
+                    source,
+                    "fulfilments",
+                    fulfilment.order_id,
+                    NotFound(
+                        f"shipment for order {fulfilment.order_id} names store {key!r}, which is not configured",
+                        obj=fulfilment.order_id,
+                        hint="add the store to the config or fix the order reference in the ERP",
+                    ),
+                    fulfilment,
+                    stats,
+                )
+            return
+        result = store.complete_order(fulfilment)
+        with self.db.transaction() as s:
+            if not result.ok:
+                assert result.error is not None
+                self._quarantine_one(s, source, "fulfilments", fulfilment.order_id, result.error, fulfilment, stats)
+                return
+            stats.counts["orders_completed"] += 1
+            quarantine.resolve(s, source=source, stream="fulfilments", record_ref=fulfilment.order_id)
+        fresh = store.get_order(fulfilment.order_id)
+        if fresh is not None:
+            self._commit_orders(key, Page(items=[fresh]), stats)
+
     # --- quarantine ----------------------------------------------------------------------------
+
+    def retry(self, letter: DeadLetter) -> str:
+        """Process one quarantined record again from a fresh read; says what happened."""
+        stats = RunStats(source=letter.source)
+        source, stream, ref = letter.source, letter.stream, letter.record_ref
+        if stream in ("orders", "order-exports"):
+            key = split_platform_id(ref)[1]
+            store = self.stores.get(key)
+            if store is None:
+                return f"store {key!r} is not configured"
+            fresh = store.get_order(ref)
+            if fresh is None:
+                return "the order no longer exists in the store; drop it with `vinculo quarantine drop`"
+            self._prefetch_customers(key, store, [fresh], stats)
+            exported = self._commit_orders(key, Page(items=[fresh]), stats)
+            if stream == "order-exports" and not exported and fresh.status in EXPORTABLE:
+                exported = [fresh]
+            self._export_orders(exported, stats)
+        elif stream == "customer-writes":
+            if self.erp is not None and source == self.erp.store:
+                with self.db.transaction() as s:
+                    self._export_customers_to_erp(s, [ref], stats)
+            elif source in self.stores:
+                self._push_customers_to_store(source, self.stores[source], [ref], stats)
+        elif stream == "customers" and source in self.stores:
+            with self.db.transaction() as s:
+                watermarks.reset(s, source, "customers")
+            self._customers_from_store(source, self.stores[source], stats, full=True)
+        elif stream == "fulfilments" and isinstance(letter.payload, dict) and "order_id" in letter.payload:
+            from connector.outbox import decode
+
+            fulfilment = decode("complete", letter.payload)
+            assert isinstance(fulfilment, Fulfilment)
+            self._complete(fulfilment, stats, source=source)
+        else:
+            with self.db.transaction() as s:
+                quarantine.put(
+                    s,
+                    source=source,
+                    stream=stream,
+                    record_ref=ref,
+                    error=DataError(letter.reason, reference=letter.reference),
+                    payload=letter.payload,
+                )
+            return "fix the record at its source (e.g. the file in the ERP inbox) and drop it in again"
+        with self.db.transaction() as s:
+            still = any(
+                d.id == letter.id for d in quarantine.open_letters(s, source)
+            )
+        return "still quarantined: " + "; ".join(stats.errors or ["see `vinculo status`"]) if still else "resolved"
 
     def _quarantine(
         self, s: Session, source: str, stream: str, rejected: Iterable[Rejected], stats: RunStats
