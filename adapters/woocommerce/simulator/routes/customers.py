@@ -1,0 +1,105 @@
+"""``customers`` routes: exact ``email``, ``role`` defaulting to customer, no date filters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import customers as ops
+from .. import shapes
+from .base import (
+    Req,
+    Resp,
+    batch,
+    bool_param,
+    collection_response,
+    created,
+    enum_param,
+    fields_filter,
+    ids_param,
+    paging,
+    route,
+)
+
+if TYPE_CHECKING:
+    from ..sim import WooSimulator
+
+
+def list_customers(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
+    pg = paging(req)
+    desc = enum_param(req, "order", ("asc", "desc"), "asc") == "desc"
+    orderby = enum_param(req, "orderby", ("id", "include", "name", "registered_date"), "name")
+    role = enum_param(req, "role", ops.ROLES, "customer")
+    enum_param(req, "context", ("view", "edit"), "view")
+    include, exclude = ids_param(req, "include"), ids_param(req, "exclude")
+    email = str(req.query.get("email") or "").strip().lower()
+    search = str(req.query.get("search") or "").strip().lower().strip("*")
+    req.authorize()
+
+    store = sim.store
+    if email:
+        cid = store.email_index.get(email)
+        candidates = [store.customers[cid]] if cid is not None else []
+    else:
+        candidates = list(store.customers.values())
+    if role != "all":
+        candidates = [c for c in candidates if c.role == role]
+    if include:
+        candidates = [c for c in candidates if c.id in include]
+    if exclude:
+        candidates = [c for c in candidates if c.id not in exclude]
+    if search:
+        candidates = [c for c in candidates
+                      if search in f"{c.email} {c.username} {c.first_name} {c.last_name}".lower()]
+    if orderby == "include" and include:
+        candidates.sort(key=lambda c: include.index(c.id), reverse=desc)
+    elif orderby == "name":
+        candidates.sort(key=lambda c: (c.display_name.lower(), c.id), reverse=desc)
+    else:  # id and registered_date follow the same sequence
+        candidates.sort(key=lambda c: (c.created, c.id) if orderby == "registered_date" else c.id,
+                        reverse=desc)
+    items = [fields_filter(req, shapes.customer(sim.ctx, c)) for c in pg.window(candidates)]
+    return collection_response(sim, req, items, len(candidates), pg, recount=True)
+
+
+def get_customer(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
+    return Resp(200, fields_filter(req, shapes.customer(sim.ctx, ops.get(sim.shop, int(g["id"])))))
+
+
+def create_customer(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
+    c = ops.create(sim.shop, req.data())
+    return created(shapes.customer(sim.ctx, c), f"{sim.ctx.api}/customers/{c.id}")
+
+
+def update_customer(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
+    return Resp(200, shapes.customer(sim.ctx, ops.update(sim.shop, int(g["id"]), req.data())))
+
+
+def delete_customer(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
+    c = ops.delete(sim.shop, int(g["id"]), bool_param(req, "force"))
+    return Resp(200, shapes.customer(sim.ctx, c))
+
+
+def batch_customers(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
+    shop, ctx = sim.shop, sim.ctx
+
+    def create(d: dict[str, Any]) -> dict[str, Any]:
+        return shapes.customer(ctx, ops.create(shop, d))
+
+    def update(i: int, d: dict[str, Any]) -> dict[str, Any]:
+        return shapes.customer(ctx, ops.update(shop, i, d))
+
+    def delete(i: int) -> dict[str, Any]:
+        return shapes.customer(ctx, ops.delete(shop, i, True))
+
+    return batch(req, create, update, delete)
+
+
+ROUTES = [
+    route("customers", "GET, POST", "collection", "customers", get=list_customers,
+          post=create_customer),
+    route("customers/batch", "POST, PUT, PATCH", "batch", "customers", post=batch_customers,
+          put=batch_customers, patch=batch_customers),
+    route(r"customers/(?P<id>\d+)", "GET, POST, PUT, PATCH, DELETE", "item", "customers",
+          get=get_customer, post=update_customer, put=update_customer, patch=update_customer,
+          delete=delete_customer),
+]
