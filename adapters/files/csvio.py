@@ -123,8 +123,14 @@ def _rows(reader: Any, header: list[str]) -> Iterator[Row | RowError]:
 
 
 def read_jsonl(path: Path) -> Iterator[Row | RowError]:
-    """One JSON object per line; numbers become Decimal so money never passes through float."""
-    text = read_text(path)
+    """One JSON object per line; numbers become Decimal so money never passes through float.
+
+    Decoding happens here, before the first row, so an unreadable file fails as a whole.
+    """
+    return _json_lines(read_text(path))
+
+
+def _json_lines(text: str) -> Iterator[Row | RowError]:
     # Split on "\n" only: str.splitlines would also break on U+2028, legal inside JSON strings.
     for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.rstrip("\r")

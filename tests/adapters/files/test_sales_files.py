@@ -8,6 +8,7 @@ from decimal import Decimal
 from importlib.resources import files
 
 import jsonschema
+from filedrop import STAMP
 
 from adapters.files import FilesErp
 from connector.domain import Money, OrderStatus
@@ -126,3 +127,12 @@ def test_the_documented_sale_schema_accepts_good_sales_and_refuses_the_bad_shape
     # date without zone (S-103).
     for bad in (BAD[5], BAD[6], BAD[1], BAD[2]):
         assert not validator.is_valid(json.loads(bad)), bad
+
+
+def test_sales_file_in_a_legacy_code_page_is_rejected_whole(erp: FilesErp, drop, tmp_path) -> None:
+    drop("inbox/sales/pos.jsonl", GOOD.replace("Green tea", "Té verde").encode("cp1252"))
+
+    (page,) = list(erp.pull_sales(None))
+
+    assert page.items == [] and [r.error.reference for r in page.rejected] == ["file-not-utf8"]
+    assert (tmp_path / f"archive/rejected/{STAMP}-pos.jsonl").exists()
