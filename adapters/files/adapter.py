@@ -74,6 +74,16 @@ def _locate(err: VinculoError, source: str) -> VinculoError:
     return err
 
 
+def _not_writable(message: str, reference: str) -> ConfigError:
+    return ConfigError(
+        message,
+        reference=reference,
+        platform=PLATFORM,
+        obj="root",
+        hint="let the connector's user create files in `root` and its folders",
+    )
+
+
 class FilesErp:
     """:class:`connector.ports.ErpAdapter` over a drop folder (see the module docstring)."""
 
@@ -137,13 +147,7 @@ class FilesErp:
             for folder in self.folders.values():
                 folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ConfigError(
-                f"`root` {root} is not writable ({exc.strerror})",
-                reference="files-root-not-writable",
-                platform=PLATFORM,
-                obj="root",
-                hint="let the connector's user create files in `root` and its folders",
-            ) from None
+            raise _not_writable(f"`root` {root} is not writable ({exc.strerror})", "files-root-not-writable") from None
         return StoreInfo(
             platform=PLATFORM,
             store=self.store,
@@ -305,13 +309,7 @@ class FilesErp:
         try:
             return write_atomic(folder, name, data)
         except PermissionError as exc:
-            raise ConfigError(
-                f"cannot write {name} in {folder} ({exc.strerror})",
-                reference="files-not-writable",
-                platform=PLATFORM,
-                obj="root",
-                hint="let the connector's user create files in `root` and its folders",
-            ) from None
+            raise _not_writable(f"cannot write {name} in {folder} ({exc.strerror})", "files-not-writable") from None
         except OSError as exc:
             raise PlatformUnavailable(
                 f"cannot write {name} in {folder} ({exc.strerror})",
