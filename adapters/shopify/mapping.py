@@ -17,10 +17,10 @@ Choices that matter for loyalty and the ERP mirror (LOYALTY.md §5.2, NOTES §4.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from connector.domain import (
     Address,
@@ -36,9 +36,11 @@ from connector.domain import (
     platform_id,
     utc,
 )
-from connector.errors import InvalidValue, MalformedPayload, MissingField
+from connector.errors import DataError, InvalidValue, MalformedPayload, MissingField
+from connector.ports import Page, Rejected
 
 PLATFORM = "shopify"
+T = TypeVar("T")
 
 _FINANCIAL = {
     "PENDING": OrderStatus.PENDING,
@@ -411,3 +413,33 @@ def _json_default(value: object) -> object:
     if isinstance(value, Money):
         return {"amount": str(value.amount), "currency": value.currency}
     raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+# --- pages ----------------------------------------------------------------------------------------
+
+
+def page_from(
+    raw_nodes: Iterable[Mapping[str, Any]],
+    mapper: Callable[[Mapping[str, Any], str], T],
+    store: str,
+    *,
+    skip: Callable[[Mapping[str, Any]], bool] | None = None,
+) -> Page[T]:
+    """Map a page of nodes; a bad node becomes a :class:`Rejected` (quarantine), never an
+    exception, and still counts towards ``high_water`` so the watermark can pass it."""
+    items: list[T] = []
+    rejected: list[Rejected] = []
+    high: datetime | None = None
+    for node in raw_nodes:
+        changed = order_updated_at(node)
+        if changed is not None and (high is None or changed > high):
+            high = changed
+        if skip is not None and skip(node):
+            continue
+        try:
+            items.append(mapper(node, store))
+        except DataError as err:
+            gid = node.get("id")
+            source = platform_id(PLATFORM, store, gid) if gid else f"{PLATFORM}:{store}:?"
+            rejected.append(Rejected(source=source, error=err, payload=dict(node)))
+    return Page(items=items, rejected=rejected, high_water=high)
