@@ -32,7 +32,7 @@ PRODUCTS = [
     ("Gift Card 25", "GFT-CARD-025", "25.00"),
     ("Descaler", "CLN-DSC-001", "7.80"),
 ]
-COUPONS = [
+COUPONS: list[dict[str, Any]] = [
     {"code": "welcome10", "discount_type": "percent", "amount": "10",
      "description": "Welcome discount"},
     {"code": "spring5", "discount_type": "fixed_cart", "amount": "5"},
@@ -99,10 +99,10 @@ def seed_shop(shop: Shop, *, customers: int, orders: int, seed: int = 42,
         p.created = p.modified = start - 86400
         product_ids.append(p.id)
     coupon_codes = []
-    for data in COUPONS:
-        c = coupon_ops.find_by_code(shop, data["code"]) or coupon_ops.create(shop, data)
-        c.created = c.modified = start - 86400
-        coupon_codes.append(c.code)
+    for spec in COUPONS:
+        coupon = coupon_ops.find_by_code(shop, spec["code"]) or coupon_ops.create(shop, spec)
+        coupon.created = coupon.modified = start - 86400
+        coupon_codes.append(coupon.code)
 
     customer_ids: list[int] = []
     joined = sorted(rng.randint(start, end) for _ in range(customers))

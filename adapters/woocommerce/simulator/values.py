@@ -84,7 +84,7 @@ class SiteTime:
         m = _RFC3339.match(value.strip())
         if not m:
             raise ValueError(value)
-        naive = datetime(*(int(m.group(i)) for i in range(1, 7)))
+        naive = _naive(m)
         zone = m.group(8)
         if zone:
             return int(_with_zone(naive, zone).timestamp())
@@ -101,7 +101,7 @@ class SiteTime:
         m = _RFC3339.match(value.strip())
         if not m:
             raise ValueError(value)
-        naive = datetime(*(int(m.group(i)) for i in range(1, 7)))
+        naive = _naive(m)
         zone = m.group(8)
         if not dates_are_gmt:
             if zone:
@@ -111,6 +111,11 @@ class SiteTime:
             local_wall = _with_zone(naive, zone).astimezone(self.tz).replace(tzinfo=None)
             return int(local_wall.replace(tzinfo=UTC).timestamp())
         return int(naive.replace(tzinfo=UTC).timestamp())
+
+
+def _naive(m: re.Match[str]) -> datetime:
+    y, mo, d, h, mi, s = (int(m.group(i)) for i in range(1, 7))
+    return datetime(y, mo, d, h, mi, s)
 
 
 def is_rfc3339(value: str) -> bool:

@@ -9,6 +9,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
@@ -255,21 +256,21 @@ def batch(req: Req, create: Callable[[dict[str, Any]], dict[str, Any]],
                        f"Unable to accept more than {BATCH_LIMIT} items for this request.")
     out: dict[str, list[Any]] = {}
     if groups["create"]:
-        out["create"] = [_item(lambda e=entry: create(e if isinstance(e, dict) else {}), 0)
+        out["create"] = [_item(partial(create, entry if isinstance(entry, dict) else {}), 0)
                          for entry in groups["create"]]
     if groups["update"]:
         results = []
         for entry in groups["update"]:
-            entry = entry if isinstance(entry, dict) else {}
-            item_id = int(entry.get("id") or 0)
-            data = {k: v for k, v in entry.items() if k != "id"}
-            results.append(_item(lambda i=item_id, d=data: update(i, d), item_id))
+            fields = entry if isinstance(entry, dict) else {}
+            item_id = int(fields.get("id") or 0)
+            data = {k: v for k, v in fields.items() if k != "id"}
+            results.append(_item(partial(update, item_id, data), item_id))
         out["update"] = results
     if groups["delete"]:
         results = []
         for entry in groups["delete"]:
             item_id = int(entry.get("id") or 0) if isinstance(entry, dict) else int(entry)
-            results.append(_item(lambda i=item_id: delete(i), item_id))
+            results.append(_item(partial(delete, item_id), item_id))
         out["delete"] = results
     return Resp(200, out)
 

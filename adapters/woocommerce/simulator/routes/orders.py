@@ -56,12 +56,16 @@ def _date_filters(sim: WooSimulator, req: Req) -> list[Callable[[Any], bool]]:
         value = date_param(req, name)
         if value is None:
             continue
-        bound = sim.site.filter_bound(value, gmt)
-        if after:
-            preds.append(lambda o, a=attr, b=bound: getattr(o, a) > b)
-        else:
-            preds.append(lambda o, a=attr, b=bound: getattr(o, a) < b)
+        preds.append(_bound_check(attr, sim.site.filter_bound(value, gmt), after))
     return preds
+
+
+def _bound_check(attr: str, bound: int, after: bool) -> Callable[[Any], bool]:
+    def check(obj: Any) -> bool:
+        stamp: int = getattr(obj, attr)
+        return stamp > bound if after else stamp < bound
+
+    return check
 
 
 def _order_ids(sim: WooSimulator, req: Req, kind: str, orderby: str, desc: bool,

@@ -58,7 +58,11 @@ def get_webhook(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
 def _create(sim: WooSimulator, req: Req, data: dict[str, Any]) -> dict[str, Any]:
     w = ops.create(sim.shop, data)
     body = shapes.webhook(sim.ctx, w)  # rendered before the ping re-saves it
-    req.after.append(lambda: sim.dispatcher.ping(w.id) and None)
+
+    def ping() -> None:
+        sim.dispatcher.ping(w.id)
+
+    req.after.append(ping)
     return body
 
 
