@@ -428,3 +428,24 @@ def test_webhook_delivery_to_hint(woo_sim: WooSimulator, webhook_receiver: Any) 
     assert isinstance(hint, WebhookHint) and hint.resource == "order"
     fresh = adapter.get_order(hint.platform_id)
     assert fresh is not None and fresh.id == hint.platform_id
+
+
+def test_order_modified_mid_walk_does_not_hide_its_neighbour(
+    woo_sim: WooSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    woo_sim.seed(customers=5, orders=30, seed=9)
+    adapter = adapter_for(woo_sim, per_page=10)
+    walk = adapter.pull_orders(None)
+    first_page = next(walk)
+    assert len(first_page.items) == 10
+    # The merchant edits an order from page 1 while we are between pages: it jumps to the end and
+    # the first row of page 2 slides onto page 1, where a plain page walk would never see it.
+    moved = int(first_page.items[0].id.rsplit(":", 1)[1])
+    woo_sim.clock.advance(1)
+    woo_sim.update_order(moved, customer_note="call before delivery")
+    rest = list(walk)
+    seen = [o.id for o in first_page.items] + [o.id for p in rest for o in p.items]
+    assert set(seen) == {f"woo:main:{i}" for i in woo_sim.store.orders}
+    assert seen.count(f"woo:main:{moved}") == 2  # once as it was, once as modified
+    assert len(seen) == 31
+    assert "walking again" in caplog.text  # the skip happened and was repaired by the second walk
