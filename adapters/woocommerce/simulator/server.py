@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .errors import ApiError
-from .faults import FaultRule, Faults
+from .faults import HTML_500, FaultRule, Faults
 from .render import php_json
 from .routes import ROUTES, Req, Resp, Route
 
@@ -145,7 +145,13 @@ class Exchange:
             self._send(301, b"", {"Location": target, "Content-Type": "text/html; charset=UTF-8"},
                        None)
             return
-        status, body, headers = self._respond()
+        try:
+            status, body, headers = self._respond()
+        except Exception as exc:  # a simulator bug must still answer, like PHP's fatal page
+            self.sim.errors.append(exc)
+            self.record.fault = "internal-error"
+            self._send(500, HTML_500, {"Content-Type": "text/html; charset=UTF-8"}, None)
+            return
         post = {r.kind: r for r in faults.take(Faults.POST, self.method, self.route_path)}
         payload = php_json(body) if body is not None else b""
         slow: FaultRule | None = None

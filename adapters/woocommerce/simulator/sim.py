@@ -54,6 +54,7 @@ class WooSimulator:
         self.faults = Faults()
         self.requests: list[RequestRecord] = []
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.errors: list[BaseException] = []  # unexpected simulator failures (answered 500)
         self._log_lock = threading.Lock()
         self._server = Server(self, host, port)
         self.url = f"http://{host}:{self._server.port}"
