@@ -1,0 +1,59 @@
+"""Calendar arithmetic in the merchant's time zone.
+
+Loyalty rules are stated in local calendar days ("available at 00:00 on day D + W + 1",
+"expires 365 days later"), while every instant Vínculo stores is UTC. Adding days in UTC would
+drift by an hour across daylight-saving changes, so day arithmetic happens on local wall time
+and only the result is turned back into UTC. Nothing here reads the clock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def local_date(at: datetime, tz: ZoneInfo) -> date:
+    """The merchant's calendar day that contains the instant ``at``."""
+    return at.astimezone(tz).date()
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """00:00 local on ``day``, as a UTC instant."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def add_local_days(at: datetime, days: int, tz: ZoneInfo) -> datetime:
+    """``at`` moved by whole local days, keeping the local wall-clock time."""
+    local = at.astimezone(tz)
+    moved = datetime.combine(local.date() + timedelta(days=days), local.time(), tzinfo=tz)
+    return moved.astimezone(UTC)
+
+
+def next_year_start(at: datetime, tz: ZoneInfo) -> datetime:
+    """00:00 local on the 1 January after the local day of ``at``."""
+    return local_midnight(date(local_date(at, tz).year + 1, 1, 1), tz)
+
+
+def year_start(at: datetime, tz: ZoneInfo) -> datetime:
+    """00:00 local on the 1 January of the local year of ``at``."""
+    return local_midnight(date(local_date(at, tz).year, 1, 1), tz)
+
+
+def human_date(day: date) -> str:
+    """'20 March 2026' — fixed English month names so output never depends on the OS locale."""
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
