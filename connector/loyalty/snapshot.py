@@ -1,0 +1,127 @@
+"""The balance snapshot every platform shows (LOYALTY.md §5.13), computed in one place.
+
+Shopify metafields, WooCommerce meta, e-mails and the ERP all publish this dict, so a customer
+sees the same numbers everywhere, stamped with ``as_of``. Money is a decimal string in the
+program currency; dates are the merchant's local calendar days (ISO 8601).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
+
+from connector.loyalty.earn import round_points, tier_level
+from connector.loyalty.ledger import Account
+from connector.loyalty.localtime import add_local_days, local_date
+from connector.loyalty.program import Program, Reward, Rules
+
+_CENT = Decimal("0.01")
+
+
+def spend_for_points(points: int, rate: Decimal, rounding: str) -> Decimal | None:
+    """Smallest amount S in cents with ``round(rate × S) ≥ points`` (None if rate is 0)."""
+    if points <= 0:
+        return Decimal("0.00")
+    if rate <= 0:
+        return None
+    target = Decimal(points)
+    if rounding == "half_up":
+        target -= Decimal("0.5")
+    elif rounding == "ceil":
+        # smallest S with rate × S > points − 1
+        base = ((target - 1) / rate).quantize(_CENT, rounding=ROUND_FLOOR)
+        candidate = base
+        while round_points(rate * candidate, rounding) < points:
+            candidate += _CENT
+        return candidate
+    candidate = (target / rate).quantize(_CENT, rounding=ROUND_CEILING)
+    while candidate > 0 and round_points(rate * (candidate - _CENT), rounding) >= points:
+        candidate -= _CENT
+    return candidate
+
+
+def current_rate(program: Program, rules: Rules, account: Account, as_of: datetime) -> Decimal:
+    level = tier_level(rules, account.tier)
+    rate = rules.earn.rates[program.currency] * (level.multiplier if level else Decimal(1))
+    best = Decimal(1)
+    for campaign in rules.earn.campaigns:
+        if campaign.start <= as_of < campaign.end and campaign.multiplier > best:
+            best = campaign.multiplier
+    return rate * best
+
+
+def _next_reward(rules: Rules, tier: str | None, points: int) -> Reward | None:
+    for reward in rules.rewards_by_price:
+        if reward.price > points and (reward.tiers_allowed is None or (tier in reward.tiers_allowed)):
+            return reward
+    return None
+
+
+def snapshot(program: Program, account: Account, as_of: datetime) -> dict[str, Any]:
+    """The §5.13 snapshot at ``as_of``."""
+    rules = program.at(as_of)
+    tz = program.tz
+    level = tier_level(rules, account.tier)
+    tier = level.name if level is not None else None
+    available = account.available
+    debt = account.debt
+    pending = account.pending
+
+    next_pending: datetime | None = None
+    next_pending_points = 0
+    expiry_groups: dict[datetime, int] = {}
+    for batch in account.open.values():
+        if batch.state == "pending":
+            at = batch.available_at
+            if at is not None:
+                if next_pending is None or at < next_pending:
+                    next_pending, next_pending_points = at, batch.remaining
+                elif at == next_pending:
+                    next_pending_points += batch.remaining
+        elif batch.expires_at is not None:
+            expiry_groups[batch.expires_at] = expiry_groups.get(batch.expires_at, 0) + batch.remaining
+    if rules.expiry.mode == "inactivity" and account.last_activity is not None and available > 0:
+        deadline = add_local_days(account.last_activity, rules.expiry.days, tz)
+        expiry_groups = {deadline: available}
+
+    expiring_points, expiring_on = 0, None
+    if expiry_groups and rules.expiry.notify_days_before:
+        soonest = min(expiry_groups)
+        first_notice = add_local_days(soonest, -max(rules.expiry.notify_days_before), tz)
+        if first_notice <= as_of:
+            expiring_points, expiring_on = expiry_groups[soonest], local_date(soonest, tz).isoformat()
+
+    rate = current_rate(program, rules, account, as_of)
+    rounding = rules.earn.rounding
+    reward = _next_reward(rules, tier, available)
+    to_reward = reward.price - available if reward is not None else None
+    after_pending = max(0, reward.price - available - pending) if reward is not None else None
+    spend = spend_for_points(to_reward, rate, rounding) if to_reward is not None else None
+    spend_after = spend_for_points(after_pending, rate, rounding) if after_pending is not None else None
+
+    shown_available = available - debt if rules.negative_policy == "allow_negative" else available
+    shown_debt = 0 if rules.negative_policy == "allow_negative" else debt
+    data: dict[str, Any] = {
+        "available": shown_available,
+        "pending": pending,
+        "next_pending_date": local_date(next_pending, tz).isoformat() if next_pending else None,
+        "next_pending_points": next_pending_points,
+        "debt": shown_debt,
+        "tier": tier,
+        "tier_free_shipping": bool(level.free_shipping) if level is not None else False,
+        "next_reward": reward.id if reward is not None else None,
+        "points_to_next_reward": to_reward,
+        "spend_to_next_reward": _money(spend),
+        "points_to_next_reward_after_pending": after_pending,
+        "spend_to_next_reward_after_pending": _money(spend_after),
+        "expiring_points": expiring_points,
+        "expiring_on": expiring_on,
+        "currency": program.currency,
+        "as_of": as_of.isoformat(),
+    }
+    return data
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.quantize(_CENT), "f")
