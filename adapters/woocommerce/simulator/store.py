@@ -269,6 +269,7 @@ class Store:
         self.sku_index: dict[str, int] = {}
         self.version = 0
         self._sort_cache: dict[tuple[str, str, bool], tuple[int, list[int]]] = {}
+        self._query_cache: dict[Any, tuple[int, list[Any]]] = {}
         self.listeners: list[Listener] = []
 
     def touch(self) -> None:
@@ -291,3 +292,14 @@ class Store:
         ids = [o.id for o in sorted(objects.values(), key=key, reverse=desc)]
         self._sort_cache[cache_key] = (self.version, ids)
         return ids
+
+    def cached_query(self, key: Any, compute: Callable[[], list[Any]]) -> list[Any]:
+        """Filtered result of a collection query, reused by the following pages of a sweep."""
+        hit = self._query_cache.get(key)
+        if hit and hit[0] == self.version:
+            return hit[1]
+        result = compute()
+        if len(self._query_cache) >= 16:
+            self._query_cache.clear()
+        self._query_cache[key] = (self.version, result)
+        return result

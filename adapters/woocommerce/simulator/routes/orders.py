@@ -126,8 +126,12 @@ def list_orders(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
         preds.append(lambda o: _matches(o, search))
 
     orders = sim.store.orders
-    ids = _order_ids(sim, req, "orders", orderby, desc, include)
-    matched = [o for o in (orders[i] for i in ids) if all(p(o) for p in preds)]
+
+    def compute() -> list[Any]:
+        ids = _order_ids(sim, req, "orders", orderby, desc, include)
+        return [o for o in (orders[i] for i in ids) if all(p(o) for p in preds)]
+
+    matched = sim.store.cached_query(("orders", _query_key(req)), compute)
     items = [fields_filter(req, shapes.order(sim.ctx, sim.store, o, dp))
              for o in pg.window(matched)]
     status_echo = statuses if "status" in req.query else ["any"]
@@ -135,6 +139,15 @@ def list_orders(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
                                extra_query=[("status", status_echo)],
                                rendered_extra=[("dp", dp), ("context", req.query.get("context",
                                                                                      "view"))])
+
+
+_NOT_FILTERS = ("page", "offset", "_fields", "context", "dp")
+
+
+def _query_key(req: Req) -> tuple[tuple[str, str], ...]:
+    """Everything that selects or orders rows; paging, rendering and OAuth params do not."""
+    return tuple(sorted((k, str(v)) for k, v in req.query.items()
+                        if k not in _NOT_FILTERS and not k.startswith("oauth_")))
 
 
 def _matches(o: Order, term: str) -> bool:
