@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.woo_simulator",
     "tests.fixtures.shopify_simulator",
+    "tests.fixtures.tryton",
 ]
