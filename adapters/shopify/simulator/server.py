@@ -117,7 +117,7 @@ class ShopifySimulator:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="shopify-sim",
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="shopify-sim",
                                         daemon=True)
         self._thread.start()
         return self

@@ -37,6 +37,7 @@ TOPIC_ENUM = {
     "orders/paid": "ORDERS_PAID", "refunds/create": "REFUNDS_CREATE",
     "bulk_operations/finish": "BULK_OPERATIONS_FINISH",
 }
+STAFF_USER_ID = 1  # merchant-side helpers act as this staff member
 COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
 
 
@@ -132,9 +133,24 @@ def refund_payload(store: Store, r: Refund) -> dict[str, Any]:
         "created_at": _ts(r.created_at), "processed_at": _ts(r.created_at), "note": r.note,
         "restock": any(rl.restock_type != "NO_RESTOCK" for rl in r.lines),
         "refund_line_items": rlis, "transactions": [], "order_adjustments": [],
-        "refund_shipping_lines": [], "user_id": None, "total_duties_set": _set(Decimal("0"), cur),
+        "refund_shipping_lines": [], "user_id": STAFF_USER_ID, "total_duties_set": _set(Decimal("0"), cur),
     })
     return p
+
+
+def _order_address(tmpl: dict[str, Any], cust: Customer | None) -> dict[str, Any]:
+    """The template's address keys filled from the customer's address (blank for guests)."""
+    out = {k: (None if k in ("address2", "company", "latitude", "longitude") else "") for k in tmpl}
+    a = cust.address if cust is not None else None
+    if a is not None:
+        out.update({"address1": a.address1 or "", "address2": a.address2, "city": a.city or "",
+                    "company": a.company, "country": a.country or "",
+                    "country_code": a.country_code or "", "first_name": a.first_name or "",
+                    "last_name": a.last_name or "", "phone": a.phone or "",
+                    "province": a.province or "", "province_code": a.province_code or "",
+                    "zip": a.zip or "",
+                    "name": " ".join(x for x in (a.first_name, a.last_name) if x)})
+    return out
 
 
 def order_payload(store: Store, o: Order, topic: str = "orders/create") -> dict[str, Any]:
@@ -143,12 +159,11 @@ def order_payload(store: Store, o: Order, topic: str = "orders/create") -> dict[
     li_tmpl = p["line_items"][0] if p["line_items"] else {}
     cust = store.customers.get(o.customer_id) if o.customer_id else None
     customer = None
+    address = _order_address(p.get("billing_address") or {}, cust)
     if cust is not None:
         cp = customer_payload(store, cust)
-        customer = {k: cp[k] for k in ("id", "email", "created_at", "updated_at", "first_name",
-                                        "last_name", "state", "note", "verified_email",
-                                        "multipass_identifier", "tax_exempt", "phone", "currency",
-                                        "tax_exemptions", "admin_graphql_api_id", "default_address")}
+        customer = copy.deepcopy(p.get("customer") or {})
+        customer.update({k: cp[k] for k in cp if k in customer or k == "admin_graphql_api_id"})
     refunded = o.refunded_total
     current = o.total - refunded
     status = o.display_financial_status.lower()
@@ -190,8 +205,9 @@ def order_payload(store: Store, o: Order, topic: str = "orders/create") -> dict[
         "current_total_tax": money_text(o.total_tax), "current_total_tax_set": _set(o.total_tax, cur),
         "total_outstanding": "0.00", "source_name": o.source_name, "note": o.note,
         "refunds": [refund_payload(store, r) for r in o.refunds],
-        "fulfillments": [], "discount_applications": [], "billing_address": None,
-        "shipping_address": None, "phone": None, "user_id": None, "app_id": None,
+        "fulfillments": [], "discount_applications": [], "billing_address": address,
+        "shipping_address": copy.deepcopy(address), "phone": None, "user_id": None, "app_id": None,
+        "company": None,
     })
     return p
 
