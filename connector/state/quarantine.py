@@ -72,6 +72,16 @@ def resolve(session: Session, *, source: str, stream: str, record_ref: str) -> b
     return True
 
 
+def open_refs(session: Session, source: str, stream: str) -> set[str]:
+    """Refs quarantined for one stream, so a run resolves only what is there (one query)."""
+    rows = session.scalars(
+        select(DeadLetter.record_ref).where(
+            DeadLetter.source == source, DeadLetter.stream == stream, DeadLetter.status == "open"
+        )
+    )
+    return set(rows)
+
+
 def open_letters(session: Session, source: str | None = None) -> list[DeadLetter]:
     stmt = select(DeadLetter).where(DeadLetter.status == "open").order_by(DeadLetter.id)
     if source:

@@ -87,6 +87,7 @@ class SyncEngine:
         self.progress: Progress = progress or _Silent()
         self.customer_sweep = customer_sweep
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self._digests: dict[int, tuple[Order, str]] = {}
 
     # --- entry points ------------------------------------------------------------------------
 
@@ -170,6 +171,7 @@ class SyncEngine:
         changed: list[str] = []
         with self.db.transaction() as s:
             self._quarantine(s, source, "customers", page.rejected, stats)
+            parked = quarantine.open_refs(s, source, "customers")
             for customer in page.items:
                 stats.counts["customers_seen"] += 1
                 res = resolve(s, customer, source=source, side=side, policies=self.policies, at=now())
@@ -178,7 +180,8 @@ class SyncEngine:
                 if res.changed_fields:
                     stats.counts["customers_changed"] += 1
                     changed.append(res.vinculo_id)
-                quarantine.resolve(s, source=source, stream="customers", record_ref=customer.id)
+                if customer.id in parked:
+                    quarantine.resolve(s, source=source, stream="customers", record_ref=customer.id)
         return changed
 
     def _export_customers_to_erp(self, s: Session, vinculo_ids: Sequence[str], stats: RunStats) -> None:
@@ -246,10 +249,11 @@ class SyncEngine:
         to_export: list[Order] = []
         with self.db.transaction() as s:
             self._quarantine(s, key, "orders", page.rejected, stats)
+            parked = quarantine.open_refs(s, key, "orders")
             mirrors = orders_repo.get_many(s, (o.id for o in page.items))
             for order in page.items:
                 stats.counts["orders_seen"] += 1
-                digest = order.content_digest()
+                digest = self._digest(order)
                 mirror = mirrors.get(order.id)
                 if mirror is not None and mirror.digest == digest:
                     continue
@@ -258,7 +262,8 @@ class SyncEngine:
                 stats.counts["orders_new" if mirror is None else "orders_changed"] += 1
                 if self.observer is not None and vid is not None:
                     stats.counts["perks_queued"] += self.observer.observe(s, order, vinculo_id=vid, store=key)
-                quarantine.resolve(s, source=key, stream="orders", record_ref=order.id)
+                if order.id in parked:
+                    quarantine.resolve(s, source=key, stream="orders", record_ref=order.id)
                 if order.status in EXPORTABLE and (
                     row.exported_digest is not None or order.status is not OrderStatus.CANCELLED
                 ):
@@ -266,6 +271,17 @@ class SyncEngine:
             if page.high_water is not None:
                 watermarks.advance(s, key, "orders", min(page.high_water, now()))
         return to_export
+
+    def _digest(self, order: Order) -> str:
+        """Content digest, computed once per order object (it is the costly part of a page)."""
+        cached = self._digests.get(id(order))
+        if cached is not None and cached[0] is order:
+            return cached[1]
+        value = order.content_digest()
+        if len(self._digests) > 5000:
+            self._digests.clear()
+        self._digests[id(order)] = (order, value)
+        return value
 
     def _order_customer(self, s: Session, key: str, order: Order, stats: RunStats) -> str | None:
         if order.customer_id:
@@ -294,10 +310,12 @@ class SyncEngine:
         erp = self.erp
         results = erp.export_orders(orders)
         with self.db.transaction() as s:
+            parked = quarantine.open_refs(s, erp.store, "order-exports")
             for order, result in zip(orders, results, strict=True):
                 if result.ok:
-                    orders_repo.mark_exported(s, order.id, digest=order.content_digest(), erp_ref=result.platform_id)
-                    quarantine.resolve(s, source=erp.store, stream="order-exports", record_ref=order.id)
+                    orders_repo.mark_exported(s, order.id, digest=self._digest(order), erp_ref=result.platform_id)
+                    if order.id in parked:
+                        quarantine.resolve(s, source=erp.store, stream="order-exports", record_ref=order.id)
                     stats.counts["orders_exported"] += 1
                 else:
                     assert result.error is not None

@@ -1,4 +1,5 @@
-"""Who is this? Mapping table first, then normalised e-mail, then phone.
+"""Who is this? Mapping table first, then normalised e-mail, then phone (only when one of the
+two records has no e-mail, so a shared phone never merges two people).
 
 Guests (orders without an account) become customers too, keyed by e-mail under a guest
 platform id; when the same person registers, the e-mail match lands them on the same golden
@@ -52,8 +53,12 @@ def resolve(
         record = repo.by_email(session, customer.email_key)
         matched_by = "email"
     if record is None and customer.phone_key:
-        record = repo.by_phone(session, customer.phone_key)
-        matched_by = "phone"
+        # A shared phone (a family, a switchboard) must not merge two people who both have an
+        # e-mail: phone is the key only when one side has no e-mail to tell them apart.
+        candidate = repo.by_phone(session, customer.phone_key)
+        if candidate is not None and (customer.email_key is None or candidate.email_key is None):
+            record = candidate
+            matched_by = "phone"
     if record is None:
         fields, changed = merge({}, customer, side=side, source=source, at=at, policies=policies)
         record = repo.create(
