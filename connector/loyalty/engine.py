@@ -430,18 +430,27 @@ class _Run:
         if "tier_check" in cache:
             return cache["tier_check"]  # type: ignore[no-any-return]
         rules = self.rules
-        tiers = rules.tiers
         check = None
-        if tiers is not None:
-            current = rules.level_index(self.account.tier)
-            history = self.account.tier_history
-            if current > 0 and history:
-                counted = tiermath.items(self.account, rules, self.program.tz)
-                since = history[-1][0]
-                check = tiermath.next_downgrade_check(tiers, counted, current, since, self.program.tz)
-                if tiers.downgrade == "one_step" and check is not None and check <= since:
-                    check = local_midnight(local_date(since, self.program.tz) + timedelta(days=1), self.program.tz)
+        history = self.account.tier_history
+        if rules.tiers is not None and history:
+            counted = tiermath.items(self.account, rules, self.program.tz)
+            check = self._schedule(rules, counted, rules.level_index(self.account.tier), history[-1][0])
         cache["tier_check"] = check
+        return check
+
+    def _schedule(self, rules: Rules, counted: list[tiermath.Item], current: int, since: datetime) -> datetime | None:
+        """When to look at the tier next: the exact downgrade instant, or for ``one_step`` the
+        next 00:00 while the tier held is above the one earned. Depends only on the ledger and
+        ``since``, so a rebuilt account schedules what the incremental one did."""
+        tiers = rules.tiers
+        assert tiers is not None
+        if current == 0:
+            return None
+        tz = self.program.tz
+        check = tiermath.next_downgrade_check(tiers, counted, current, since, tz)
+        if tiers.downgrade == "one_step" and tiermath.held_index(tiers, counted, since, tz) < current:
+            step = local_midnight(local_date(since, tz) + timedelta(days=1), tz)
+            check = step if check is None else min(check, step)
         return check
 
     def _tier_upgrade(self, t: datetime) -> None:
@@ -478,17 +487,13 @@ class _Run:
             target = current - 1
         if target != current:
             self._set_tier(rules, target, t, value)
-        cache = self.account._cache
-        if scheduled or target != current:
-            nxt = None
-            if target > 0:
-                nxt = tiermath.next_downgrade_check(tiers, counted, target, t, tz)
-                if tiers.downgrade == "one_step" and target > tiermath.entitled(tiers, value):
-                    nxt = local_midnight(local_date(t, tz) + timedelta(days=1), tz)
-                if nxt is not None and nxt <= t:
-                    nxt = local_midnight(local_date(t, tz) + timedelta(days=1), tz)
-            cache["tier_check"] = nxt
-            cache.pop("due", None)
+        if scheduled and target == current:
+            # nothing changed at a scheduled look: plan the next one from here
+            nxt = self._schedule(rules, counted, current, t)
+            if nxt is not None and nxt <= t:
+                nxt = local_midnight(local_date(t, tz) + timedelta(days=1), tz)
+            self.account._cache["tier_check"] = nxt
+            self.account._cache.pop("due", None)
 
     def _set_tier(self, rules: Rules, index: int, t: datetime, value: Decimal) -> None:
         assert rules.tiers is not None

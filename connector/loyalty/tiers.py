@@ -129,7 +129,15 @@ def next_downgrade_check(
     if current == 0 or tiers.window == "lifetime":
         return None
     if tiers.window == "calendar_year":
-        return next_year_start(since, tz)
+        # a tier reached in year Y is kept to the end of Y + 1: look at each 1 January in turn
+        last_count = max((at for at, _leaves, _v in counted), default=since)
+        boundary = next_year_start(since, tz)
+        while True:
+            if entitled(tiers, held_value(tiers, counted, boundary, tz)) < current:
+                return boundary
+            if boundary > last_count and boundary > next_year_start(last_count, tz):
+                return None  # unreachable in practice: nothing counted after this year
+            boundary = next_year_start(boundary, tz)
     threshold = tiers.levels[current].threshold
     points = sorted({p for at, leaves, _v in counted for p in (at, leaves)})
     last_end: datetime | None = None
