@@ -22,6 +22,8 @@ FIELD_CLASS = {"billing": "billing", "accepts_marketing": "marketing"}
 
 
 def _value(customer: Customer, name: str) -> Any:
+    if name == "email":
+        return customer.email_key  # case and spaces are not a change of address
     value = getattr(customer, name)
     if isinstance(value, Address):
         return None if value.is_empty() else asdict(value)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import socket
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from connector.domain import Customer, Fulfilment, Order, OrderStatus, split_platform_id
-from connector.errors import DataError, NotFound, VinculoError
+from connector.errors import ConfigError, DataError, NotFound, VinculoError
 from connector.ports import CustomerWrite, ErpAdapter, Page, Rejected, StoreAdapter, WriteResult
 from connector.state import customers as customers_repo
 from connector.state import orders as orders_repo
@@ -100,51 +100,68 @@ class SyncEngine:
 
     def sync_store(self, key: str, *, full: bool = False) -> RunStats:
         adapter = self.stores[key]
-        stats = RunStats(source=key)
-        with store_lock(self.db, f"store:{key}", self.owner):
-            with self.db.transaction() as s:
-                run_id = runs.start(s, key)
-                if full:
-                    watermarks.reset(s, key)
-            status, error = "ok", None
-            try:
-                self._customers_from_store(key, adapter, stats, full=full)
-                self._orders_from_store(key, adapter, stats)
-            except VinculoError as exc:
-                status, error = "failed", str(exc)
-                stats.errors.append(str(exc))
-                raise
-            finally:
-                if status == "ok" and stats.counts["quarantined"]:
-                    status = "partial"
-                with self.db.transaction() as s:
-                    runs.finish(s, run_id, status=status, stats=stats.as_dict(), error=error)
-        return stats
+        return self._run(
+            key,
+            f"store:{key}",
+            full,
+            [
+                ("customers", lambda stats: self._customers_from_store(key, adapter, stats, full=full)),
+                ("orders", lambda stats: self._orders_from_store(key, adapter, stats)),
+            ],
+        )
 
     def sync_erp(self, *, full: bool = False) -> RunStats:
         erp = self.erp
         if erp is None:
             raise NotFound("no ERP configured", obj="erp", hint="add an `erp:` section to the config")
-        stats = RunStats(source=erp.store)
-        with store_lock(self.db, f"erp:{erp.store}", self.owner):
+        return self._run(
+            erp.store,
+            f"erp:{erp.store}",
+            full,
+            [
+                ("customers", lambda stats: self._customers_from_erp(erp, stats)),
+                ("sales", lambda stats: self._sales_from_erp(erp, stats)),
+                ("fulfilments", lambda stats: self._fulfilments_from_erp(erp, stats)),
+            ],
+        )
+
+    def _run(
+        self, source: str, lock: str, full: bool, streams: list[tuple[str, Callable[[RunStats], None]]]
+    ) -> RunStats:
+        """Run each stream under the source's lock; a failing stream does not stop the others.
+
+        Configuration errors stop the source at once (nothing else can work); any other error
+        is recorded, the remaining streams run, and the first error is raised at the end so the
+        caller's exit status says the run was incomplete. Committed pages stay committed.
+        """
+        stats = RunStats(source=source)
+        failures: list[VinculoError] = []
+        with store_lock(self.db, lock, self.owner):
             with self.db.transaction() as s:
-                run_id = runs.start(s, erp.store)
+                run_id = runs.start(s, source)
                 if full:
-                    watermarks.reset(s, erp.store)
-            status, error = "ok", None
+                    watermarks.reset(s, source)
             try:
-                self._customers_from_erp(erp, stats)
-                self._sales_from_erp(erp, stats)
-                self._fulfilments_from_erp(erp, stats)
+                for name, work in streams:
+                    try:
+                        work(stats)
+                    except ConfigError:
+                        raise
+                    except VinculoError as exc:
+                        failures.append(exc)
+                        stats.errors.append(f"{name}: {exc}")
             except VinculoError as exc:
-                status, error = "failed", str(exc)
+                failures.append(exc)
                 stats.errors.append(str(exc))
                 raise
             finally:
-                if status == "ok" and stats.counts["quarantined"]:
-                    status = "partial"
+                status = "failed" if failures else ("partial" if stats.counts["quarantined"] else "ok")
                 with self.db.transaction() as s:
-                    runs.finish(s, run_id, status=status, stats=stats.as_dict(), error=error)
+                    runs.finish(
+                        s, run_id, status=status, stats=stats.as_dict(), error="; ".join(stats.errors) or None
+                    )
+        if failures:
+            raise failures[0]
         return stats
 
     # --- store -> state -> ERP -------------------------------------------------------------------
