@@ -233,7 +233,14 @@ def map_line(node: Mapping[str, Any], currency: str, *, taxes_included: bool, ob
         raise MissingField(f"{where}: no price", reference="shopify-line-malformed", platform=PLATFORM, obj=obj)
     _same_currency(original, currency, where)
     tax = _tax(node, currency, where)
-    discounts = _sum((amount for _, amount in _allocations(node, currency, where)), currency)
+    allocations = _allocations(node, currency, where)
+    if allocations:
+        discounts = _sum((amount for _, amount in allocations), currency)
+    elif node.get("totalDiscountSet"):
+        # No allocation list read: the line-level total is all there is to go on.
+        discounts = money(node["totalDiscountSet"], what="line totalDiscountSet", obj=where)
+    else:
+        discounts = Money.zero(currency)
     subtotal = original
     total = original - discounts
     if taxes_included:
@@ -338,8 +345,12 @@ def _same_currency(m: Money, currency: str, where: str) -> None:
                            reference="currency-mismatch", platform=PLATFORM, obj=where)
 
 
-def map_order(node: Mapping[str, Any], store: str) -> Order:
-    """An Order node (our OrderFields fragment, a bulk line rebuilt, or a capture) → :class:`Order`."""
+def map_order(node: Mapping[str, Any], store: str, *, taxes_included: bool = False) -> Order:
+    """An Order node (our OrderFields fragment, a bulk line rebuilt, or a capture) → :class:`Order`.
+
+    ``taxes_included`` is the shop's setting, used when the node does not carry the order's own
+    ``taxesIncluded``.
+    """
     gid = node.get("id")
     if not gid:
         raise MissingField("order without id", reference="shopify-order-id-missing", platform=PLATFORM)
@@ -352,7 +363,8 @@ def map_order(node: Mapping[str, Any], store: str) -> Order:
     updated = parse_time(node.get("updatedAt"), what="updatedAt", obj=pid)
     status = order_status(node.get("displayFinancialStatus"), node.get("displayFulfillmentStatus"),
                           node.get("cancelledAt"))
-    taxes_included = bool(node.get("taxesIncluded"))
+    if "taxesIncluded" in node:
+        taxes_included = bool(node["taxesIncluded"])
     line_nodes = nodes(node.get("lineItems"))
     shipping_nodes = nodes(node.get("shippingLines"))
     lines = tuple(map_line(n, currency, taxes_included=taxes_included, obj=pid) for n in line_nodes)
@@ -392,7 +404,7 @@ def map_order(node: Mapping[str, Any], store: str) -> Order:
     )
 
 
-def order_updated_at(node: Mapping[str, Any]) -> datetime | None:
+def node_updated_at(node: Mapping[str, Any]) -> datetime | None:
     """The change time of a raw node, for watermarks even when the node is rejected."""
     try:
         return parse_time(node.get("updatedAt"), what="updatedAt")
@@ -431,7 +443,7 @@ def page_from(
     rejected: list[Rejected] = []
     high: datetime | None = None
     for node in raw_nodes:
-        changed = order_updated_at(node)
+        changed = node_updated_at(node)
         if changed is not None and (high is None or changed > high):
             high = changed
         if skip is not None and skip(node):

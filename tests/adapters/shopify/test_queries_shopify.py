@@ -48,11 +48,11 @@ def test_every_fragment_is_used() -> None:
     [
         # Hand computation under NOTES §3.2 (m(250) = 11, m(100) = 9, m(5) = 3):
         # LineItem 1 + taxLines 1 + discountAllocations 1 + discountApplication 1 = 4;
-        # lineItems(100) 2 + 9·4 = 38; ShippingLine 1 + 1 + 2 = 4, shippingLines(5) 2 + 3·4 = 14;
+        # lineItems(100) 2 + 9·4 = 38; ShippingLine 1 (money only), shippingLines(5) 2 + 3·1 = 5;
         # refunds 1 + refundLineItems(100) 2 + 9·(1 + lineItem 1) = 21; fulfillments 1;
-        # order 1 + customer 1 + two addresses 2 + 38 + 14 + 21 + 1 = 78.
-        ("orders_incremental", {"first": 250}, 2 + 11 * 78),
-        ("order_by_id", {}, 78),
+        # order 1 + customer 1 + two addresses 2 + 38 + 5 + 21 + 1 = 69.
+        ("orders_incremental", {"first": 250}, 2 + 11 * 69),
+        ("order_by_id", {}, 69),
         # Customer 1 + email 1 + phone 1 + address 0 + 3 metafields = 6.
         ("customers_incremental", {"first": 250}, 2 + 11 * 6),
         ("customer_by_identifier", {}, 6),
@@ -121,3 +121,49 @@ def test_cost_model_reproduces_captured_requested_costs() -> None:
         if got != requested:
             misses.append((name, op, requested, got))
     assert misses == []
+
+
+def _coerce(name: str, variables: dict[str, Any]) -> list[str]:
+    from graphql import OperationDefinitionNode
+    from graphql.execution.values import get_variable_values
+
+    doc = parse(load(name).text)
+    op = next(d for d in doc.definitions if isinstance(d, OperationDefinitionNode))
+    result = get_variable_values(schema(), op.variable_definitions or [], variables)
+    return [e.message for e in result] if isinstance(result, list) else []
+
+
+def test_the_adapter_inputs_coerce_against_the_schema() -> None:
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from adapters.shopify.inputs import (
+        LOYALTY_METAFIELDS,
+        coupon_input,
+        customer_input,
+        loyalty_metafields,
+        metafield_definition,
+        tracking_input,
+    )
+    from connector.domain import Customer, IssueCoupon, Money
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    cid = "gid://shopify/Customer/1"
+    for kind, extra in (("fixed_amount", {"amount": Money(Decimal("5.00"), "EUR")}),
+                        ("percentage", {"percent": Decimal("15")}),
+                        ("free_shipping", {"max_shipping": Money(Decimal("6.00"), "EUR")})):
+        command = IssueCoupon(key="k", customer_id="v", email="a@example.com", code="VINCODE12345",
+                              reward_id="r", kind=kind, starts_at=start, expires_at=start + timedelta(days=60),
+                              min_subtotal=Money(Decimal("30.00"), "EUR"), **extra)  # type: ignore[arg-type]
+        document, variable, data = coupon_input(command, cid)
+        assert _coerce(document, {variable: data}) == []
+    person = Customer(id="v", email="A@Example.com", first_name="Ana", phone="+34 600 111 222")
+    assert _coerce("customer_create", {"input": customer_input(person)}) == []
+    assert _coerce("customer_update", {"input": customer_input(person, gid=cid)}) == []
+    entries = loyalty_metafields(cid, {"available": 150, "tier": "gold"})
+    assert _coerce("metafields_set", {"metafields": entries}) == []
+    for key, type_name, label in LOYALTY_METAFIELDS:
+        assert _coerce("metafield_definition_create", {"definition": metafield_definition(key, type_name, label)}) == []
+    fulfillment = {"lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": "gid://shopify/FulfillmentOrder/1"}],
+                   "trackingInfo": tracking_input("1Z", "UPS", "https://x.example/1Z"), "notifyCustomer": False}
+    assert _coerce("fulfillment_create", {"fulfillment": fulfillment}) == []
