@@ -631,6 +631,7 @@ LINE_FIELDS = (
     "type",
     "product",
     "product.code",
+    "product.name",
     "quantity",
     "unit_price",
     "amount",
@@ -714,7 +715,11 @@ def sale_to_order(
         product = line.get("product.") or {}
         code = (product.get("code") if isinstance(product, Mapping) else None) or ""
         line_id = record_id(store, "sale.line", int(line["id"]))
-        name = line.get("description") or code
+        name = (
+            line.get("description")
+            or (product.get("name") if isinstance(product, Mapping) else "")
+            or code
+        )
         if code == shipping_code:
             shipping.append(
                 ShippingLine(line_id, "tryton", name, Money(amount, currency), Money(tax, currency))

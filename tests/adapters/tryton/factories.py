@@ -31,12 +31,21 @@ def tag() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def line(line_id: str, sku: str, qty: int, subtotal: str, total: str, tax: str, name: str = "") -> OrderLine:
+def line(
+    line_id: str, sku: str, qty: int, subtotal: str, total: str, tax: str, name: str = ""
+) -> OrderLine:
     return OrderLine(line_id, sku, name or sku, qty, eur(subtotal), eur(total), eur(tax))
 
 
 def address(first: str = "Lucía", last: str = "Pérez", street: str = "Calle Mayor 1") -> Address:
-    return Address(first_name=first, last_name=last, line1=street, city="Madrid", postcode="28013", country="ES")
+    return Address(
+        first_name=first,
+        last_name=last,
+        line1=street,
+        city="Madrid",
+        postcode="28013",
+        country="ES",
+    )
 
 
 def order(
@@ -87,4 +96,16 @@ def customer(cid: str, email: str, first: str = "Ana", last: str = "García") ->
     )
 
 
-__all__ = ["CouponLine", "Refund", "RefundLine", "ShippingLine", "WHEN", "address", "customer", "eur", "line", "order", "tag"]
+__all__ = [
+    "CouponLine",
+    "Refund",
+    "RefundLine",
+    "ShippingLine",
+    "WHEN",
+    "address",
+    "customer",
+    "eur",
+    "line",
+    "order",
+    "tag",
+]

@@ -50,7 +50,14 @@ def test_database_without_company_says_what_to_set_up(tryton) -> None:
 
 def test_unreachable_server_is_server_down_on_url() -> None:
     port = free_port()  # nothing listens there
-    adapter_client = TrytonClient(url=f"http://127.0.0.1:{port}", database="x", username="u", password="secret-pw", read_retries=1, retry_backoff=0.01)
+    adapter_client = TrytonClient(
+        url=f"http://127.0.0.1:{port}",
+        database="x",
+        username="u",
+        password="secret-pw",
+        read_retries=1,
+        retry_backoff=0.01,
+    )
     with pytest.raises(ServerDown) as err:
         adapter_client.login()
     assert err.value.key == "url" and "secret-pw" not in str(err.value)
@@ -71,7 +78,9 @@ def test_missing_record_is_not_found(tryton) -> None:
 
 
 def test_access_rights_are_a_config_error_for_the_user(tryton) -> None:
-    clerk = TrytonClient(url=tryton.url, database=SHOP_DB, username=CLERK, password=tryton.clerk_password)
+    clerk = TrytonClient(
+        url=tryton.url, database=SHOP_DB, username=CLERK, password=tryton.clerk_password
+    )
     with pytest.raises(ConfigError) as err:
         clerk.search_read("sale.sale", [], ["reference"])
     assert err.value.reference == "tryton-access-denied"

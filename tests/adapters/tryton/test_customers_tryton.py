@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from connector.ports import CustomerWrite
-
 import pytest
+
+from connector.ports import CustomerWrite
 
 from .factories import address, customer, tag
 
@@ -31,14 +31,22 @@ def test_customer_round_trip(tryton) -> None:
     t = tag()
     adapter = tryton.adapter()
     since = datetime.now(UTC) - timedelta(seconds=5)
-    ana = replace(customer(f"woo:main:{t}", f"Ana.{t}@Example.com"), shipping=address("Ana", "García", "Calle Luna 7"))
+    ana = replace(
+        customer(f"woo:main:{t}", f"Ana.{t}@Example.com"),
+        shipping=address("Ana", "García", "Calle Luna 7"),
+    )
     [res] = adapter.upsert_customers([CustomerWrite(f"v-{t}", ana)])
     assert res.ok and res.created and res.platform_id.startswith("tryton:erp:party.party/")
 
     got = _pulled(adapter, since, {f"ana.{t}@example.com"})[f"ana.{t}@example.com"]
     assert got.id == res.platform_id
     assert (got.first_name, got.last_name, got.phone) == ("Ana", "García", "+34 600 111 222")
-    assert (got.billing.line1, got.billing.postcode, got.billing.city, got.billing.country) == ("Gran Vía 2", "28013", "Madrid", "ES")
+    assert (got.billing.line1, got.billing.postcode, got.billing.city, got.billing.country) == (
+        "Gran Vía 2",
+        "28013",
+        "Madrid",
+        "ES",
+    )
     assert got.shipping.line1 == "Calle Luna 7"  # a second address, flagged for delivery
     assert got.created_at is not None and got.created_at.tzinfo is UTC
 
@@ -61,7 +69,9 @@ def test_update_changes_only_what_differs(tryton) -> None:
     adapter = tryton.adapter()
     ana = customer(f"woo:main:{t}", f"ana.{t}@example.com")
     [made] = adapter.upsert_customers([CustomerWrite(f"v-{t}", ana)])
-    moved = replace(ana, email=f"ana.new.{t}@example.com", phone="+34 699 000 000", last_name="García Ruiz")
+    moved = replace(
+        ana, email=f"ana.new.{t}@example.com", phone="+34 699 000 000", last_name="García Ruiz"
+    )
     since = datetime.now(UTC)
     [upd] = adapter.upsert_customers([CustomerWrite(f"v-{t}", moved, target_id=made.platform_id)])
     assert upd.ok and not upd.created and upd.platform_id == made.platform_id
@@ -76,7 +86,10 @@ def test_batch_create_and_pages_of_one_share_a_timestamp_without_skipping(tryton
     adapter = tryton.adapter(page_size=1)
     adapter.check()  # discovery calls are made once per adapter, not per write
     since = datetime.now(UTC)
-    writes = [CustomerWrite(f"v-{t}-{i}", customer(f"woo:main:{t}{i}", f"c{i}.{t}@example.com", f"N{i}")) for i in range(3)]
+    writes = [
+        CustomerWrite(f"v-{t}-{i}", customer(f"woo:main:{t}{i}", f"c{i}.{t}@example.com", f"N{i}"))
+        for i in range(3)
+    ]
     calls = adapter.client.calls
     results = adapter.upsert_customers(writes)
     assert all(r.ok and r.created for r in results)
@@ -89,10 +102,14 @@ def test_contact_edited_directly_is_still_pulled(tryton) -> None:
     # Writing a contact mechanism does not touch the party (NOTES §8): the adapter watches it.
     t = tag()
     adapter = tryton.adapter()
-    [made] = adapter.upsert_customers([CustomerWrite(f"v-{t}", customer(f"woo:main:{t}", f"old.{t}@example.com"))])
+    [made] = adapter.upsert_customers(
+        [CustomerWrite(f"v-{t}", customer(f"woo:main:{t}", f"old.{t}@example.com"))]
+    )
     party = int(made.platform_id.rsplit("/", 1)[1])
     admin = tryton.admin()
-    [mech] = admin.search("party.contact_mechanism", [["party", "=", party], ["type", "=", "email"]])
+    [mech] = admin.search(
+        "party.contact_mechanism", [["party", "=", party], ["type", "=", "email"]]
+    )
     # A watermark taken well after the party was created: only the contact edit can bring it back.
     since = datetime.now(UTC) + adapter.overlap
     admin.write("party.contact_mechanism", ([mech], {"value": f"new.{t}@example.com"}))

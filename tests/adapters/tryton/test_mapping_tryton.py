@@ -50,7 +50,10 @@ def _notes_order() -> object:
         "s1",
         "1001",
         email="lucia@example.com",
-        lines=(line("1", "TEE", 2, "33.06", "30.20", "6.34"), line("2", "MUG", 3, "24.78", "22.64", "4.75")),
+        lines=(
+            line("1", "TEE", 2, "33.06", "30.20", "6.34"),
+            line("2", "MUG", 3, "24.78", "22.64", "4.75"),
+        ),
         shipping=(ShippingLine("s", "flat_rate", "Envío estándar", eur("4.95"), eur("1.04")),),
         coupons=(CouponLine("VERANO5", eur("5.00"), eur("1.05")),),
         total="69.92",
@@ -60,7 +63,10 @@ def _notes_order() -> object:
 
 def test_plan_keeps_prices_before_discount_and_coupon_as_its_own_line() -> None:
     plan = m.plan_sale_lines(_notes_order(), _catalog())  # type: ignore[arg-type]
-    got = [(ln.get("product"), ln["quantity"], ln["unit_price"], ln.get("taxes"), ln["description"]) for ln in plan.lines]
+    got = [
+        (ln.get("product"), ln["quantity"], ln["unit_price"], ln.get("taxes"), ln["description"])
+        for ln in plan.lines
+    ]
     assert got == [
         (11, 2.0, Decimal("16.5300"), [["add", [1]]], "TEE"),
         (12, 3.0, Decimal("8.2600"), [["add", [1]]], "MUG"),
@@ -73,11 +79,25 @@ def test_plan_keeps_prices_before_discount_and_coupon_as_its_own_line() -> None:
 
 
 def test_unknown_sku_and_foreign_tax_are_named() -> None:
-    o = order("s1", "1", email=None, lines=(line("1", "NOPE", 1, "5.00", "5.00", "1.05"),), total="6.05", total_tax="1.05")
+    o = order(
+        "s1",
+        "1",
+        email=None,
+        lines=(line("1", "NOPE", 1, "5.00", "5.00", "1.05"),),
+        total="6.05",
+        total_tax="1.05",
+    )
     with pytest.raises(NotFound) as err:
         m.plan_sale_lines(o, _catalog())
     assert err.value.reference == "tryton-sku-unknown" and "NOPE" in err.value.message
-    o = order("s1", "2", email=None, lines=(line("1", "TEE", 1, "10.00", "10.00", "0.40"),), total="10.40", total_tax="0.40")
+    o = order(
+        "s1",
+        "2",
+        email=None,
+        lines=(line("1", "TEE", 1, "10.00", "10.00", "0.40"),),
+        total="10.40",
+        total_tax="0.40",
+    )
     with pytest.raises(InvalidValue) as err2:
         m.plan_sale_lines(o, _catalog())
     assert err2.value.reference == "tryton-tax-unmatched" and "4.00 %" in err2.value.message
@@ -92,9 +112,22 @@ def test_unit_price_has_four_decimals() -> None:
     [
         ({"state": "draft"}, OrderStatus.DRAFT),
         ({"state": "quotation"}, OrderStatus.PENDING),
-        ({"state": "processing", "shipment_state": "waiting", "invoice_state": "pending"}, OrderStatus.PENDING),
-        ({"state": "processing", "shipment_state": "waiting", "invoice_state": "awaiting payment"}, OrderStatus.PAID),
-        ({"state": "processing", "shipment_state": "sent", "invoice_state": "pending"}, OrderStatus.COMPLETED),
+        (
+            {"state": "processing", "shipment_state": "waiting", "invoice_state": "pending"},
+            OrderStatus.PENDING,
+        ),
+        (
+            {
+                "state": "processing",
+                "shipment_state": "waiting",
+                "invoice_state": "awaiting payment",
+            },
+            OrderStatus.PAID,
+        ),
+        (
+            {"state": "processing", "shipment_state": "sent", "invoice_state": "pending"},
+            OrderStatus.COMPLETED,
+        ),
         ({"state": "done"}, OrderStatus.COMPLETED),
         ({"state": "cancelled"}, OrderStatus.CANCELLED),
     ],
@@ -116,10 +149,16 @@ def test_erp_sale_line_taxes_add_up_to_the_document_tax() -> None:
         {"id": 1, "type": "line", "product.": {"id": 5, "code": "PEN"}, "quantity": 1.0, "amount": Decimal("2.50"), "taxes": [1]},
         {"id": 2, "type": "line", "product.": {"id": 6, "code": "INK"}, "quantity": 1.0, "amount": Decimal("2.50"), "taxes": [1]},
     ]  # fmt: skip
-    got = m.sale_to_order("erp", row, lines, tax_rates=RATES, shipping_code="SHIPPING", discount_code="DISCOUNT")
+    got = m.sale_to_order(
+        "erp", row, lines, tax_rates=RATES, shipping_code="SHIPPING", discount_code="DISCOUNT"
+    )
     assert [ln.total_tax.amount for ln in got.lines] == [Decimal("0.52"), Decimal("0.53")]
     assert got.id == "tryton:erp:sale.sale/7" and got.customer_id == "tryton:erp:party.party/3"
-    assert got.email == "ana@example.com" and got.source == "erp" and got.status is OrderStatus.COMPLETED
+    assert (
+        got.email == "ana@example.com"
+        and got.source == "erp"
+        and got.status is OrderStatus.COMPLETED
+    )
     assert got.total == eur("6.05")
 
 
