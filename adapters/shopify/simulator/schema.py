@@ -55,7 +55,10 @@ def _install_scalar_rules(schema: GraphQLSchema) -> None:
     """Give the SDL's custom scalars the input checks Shopify applies to variables."""
     dec = schema.type_map.get("Decimal")
     if dec is not None:
-        dec.parse_value = _parse_decimal  # type: ignore[attr-defined,method-assign]
+        # graphql-core 3.3 coerces through coerce_input_value; 3.2 through parse_value.
+        for attr in ("coerce_input_value", "parse_value"):
+            if hasattr(dec, attr):
+                setattr(dec, attr, _parse_decimal)
 
 
 def get_schema() -> GraphQLSchema:

@@ -251,7 +251,8 @@ class ShopifySimulator:
         with self.store.lock:
             result = execute(schema, prepared.document, root_value=root, context_value=ctx,
                              variable_values=prepared.variables,
-                             operation_name=body.get("operationName") or None,
+                             operation_name=(prepared.operation.name.value
+                                             if prepared.operation.name else None),
                              field_resolver=resolve_field)
         out: dict[str, Any] = {}
         data = result.data

@@ -376,10 +376,11 @@ class Store:
                      email: str | None = None, phone: str | None = None,
                      tags: list[str] | None = None, note: str | None = None,
                      address: Address | None = None, created_at: datetime | None = None,
-                     emit: bool = True, **extra: Any) -> Customer:
+                     emit: bool = True, id: int | None = None, **extra: Any) -> Customer:
+        """Create a customer; ``id`` pins the numeric id (e.g. to mirror a recorded store)."""
         with self.lock:
             now = created_at or self.now()
-            c = Customer(self.next_id(), first_name, last_name, email, phone, now, now,
+            c = Customer(id if id is not None else self.next_id(), first_name, last_name, email, phone, now, now,
                          tags=sorted(dict.fromkeys(tags or []), key=str.lower), note=note,
                          address=address, **extra)
             if c.address is not None and not c.address.id:

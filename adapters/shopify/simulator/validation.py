@@ -30,6 +30,7 @@ from graphql import (
     VariableDefinitionNode,
     get_named_type,
     is_input_type,
+    is_leaf_type,
     is_list_type,
     is_non_null_type,
     parse,
@@ -42,6 +43,7 @@ from graphql.language import Lexer, Source
 from graphql.utilities import validate_input_value
 
 # Inputs that Shopify treats as "exactly one field" even though the SDL has no @oneOf.
+_BUILTIN_SCALARS = frozenset({"Int", "Float", "String", "Boolean", "ID"})
 ONE_OF_INPUTS = frozenset({"CustomerIdentifierInput"})
 
 ErrorList = list[dict[str, Any]]
@@ -288,6 +290,10 @@ def select_operation(
     doc: DocumentNode, operation_name: str | None
 ) -> OperationDefinitionNode | ErrorList:
     ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(ops) == 1:
+        # Shopify ignores operationName when the document holds a single operation
+        # (``…bulk-operation-run-query-concurrency-limit.json`` sends a non-matching name).
+        return ops[0]
     if operation_name:
         for o in ops:
             if o.name and o.name.value == operation_name:
@@ -388,7 +394,13 @@ def _variable_errors(
                 owner = _sub_type(vtype, p)  # type: ignore[arg-type]
                 problems.append({"path": p + [m.group(1)], "explanation": _explain(msg, owner)})
                 return
-            problems.append({"path": p, "explanation": _explain(msg, _sub_type(vtype, p))})  # type: ignore[arg-type]
+            leaf = _sub_type(vtype, p)  # type: ignore[arg-type]
+            problem: dict[str, Any] = {"path": p, "explanation": _explain(msg, leaf)}
+            if leaf is not None and leaf.name not in _BUILTIN_SCALARS and is_leaf_type(leaf) \
+                    and not hasattr(leaf, "values"):
+                # custom scalar coercion failures also carry the scalar's message
+                problem["message"] = problem["explanation"]
+            problems.append(problem)
 
         validate_input_value(value, vtype, on_error)
         if not problems:
