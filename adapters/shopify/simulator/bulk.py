@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from typing import Any
 
 from graphql import (
@@ -213,17 +214,35 @@ class BulkRunner:
                 finished = True
             elif b.status == "CREATED":
                 b.status = "RUNNING"
-            elif b.status == "RUNNING" and (
+            elif b.status == "RUNNING" and not b.started and (
                     self.store.clock() - b.created_at.timestamp() >= self.min_seconds):
-                try:
-                    self._execute(ctx, b)
-                except Exception:  # a simulator bug must surface as Shopify's failure mode
-                    b.status = "FAILED"
-                    b.error_code = "INTERNAL_SERVER_ERROR"
-                    b.completed_at = self.store.now()
-                finished = True
+                # Large exports take seconds: render in the background, keep answering polls.
+                b.started = True
+                threading.Thread(target=self._run, args=(ctx, b), daemon=True,
+                                 name=f"bulk-{b.id}").start()
         if finished:
             self.store.emit("bulk_operations/finish", b)
+
+    def _run(self, ctx: Context, b: BulkOperation) -> None:
+        try:
+            self._execute(ctx, b)
+        except Exception:  # a simulator bug must surface as Shopify's failure mode
+            b.status = "FAILED"
+            b.error_code = "INTERNAL_SERVER_ERROR"
+            b.completed_at = self.store.now()
+        self.store.emit("bulk_operations/finish", b)
+
+    def wait(self, bulk_id: int, timeout: float = 60.0) -> bool:
+        """Test/bench helper: block until a started operation has left RUNNING."""
+        import time
+
+        end = time.monotonic() + timeout
+        b = self.store.bulk_ops[bulk_id]
+        while time.monotonic() < end:
+            if b.status not in ("CREATED", "RUNNING") or not b.started:
+                return b.status not in ("CREATED", "RUNNING")
+            time.sleep(0.01)
+        return False
 
     def _execute(self, ctx: Context, b: BulkOperation) -> None:
         doc = parse_document(b.query)
@@ -248,12 +267,13 @@ class BulkRunner:
                     roots += 1
                     self._emit_node(node_view, node_sel, nt, None, lines)
         body = "".join(lines).encode()
-        b.content = body
-        b.object_count = len(lines)
-        b.root_object_count = roots
-        b.file_size = len(body)
-        b.status = "COMPLETED"
-        b.completed_at = self.store.now()
+        with self.store.lock:
+            b.content = body
+            b.object_count = len(lines)
+            b.root_object_count = roots
+            b.file_size = len(body)
+            b.completed_at = self.store.now()
+            b.status = "CANCELED" if b.status == "CANCELING" else "COMPLETED"
 
     def _args(self, f: FieldNode, fdef: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -283,6 +283,7 @@ class BulkOperation:
     token: str = ""
     group_objects: bool = False
     polls: int = 0
+    started: bool = False
 
 
 class Store:

@@ -417,6 +417,27 @@ def _variable_errors(
              "extensions": {"code": "INVALID_VARIABLE", "value": value, "problems": problems}}]
 
 
+_doc_cache: dict[tuple[int, str], DocumentNode | ErrorList] = {}
+_DOC_CACHE_MAX = 512
+
+
+def _checked_document(schema: GraphQLSchema, query: str) -> DocumentNode | ErrorList:
+    """Parse + validate, memoised per query text: clients repeat the same few documents."""
+    key = (id(schema), query)
+    hit = _doc_cache.get(key)
+    if hit is not None:
+        return hit
+    doc = parse_document(query)
+    result: DocumentNode | ErrorList = doc
+    if not isinstance(doc, list):
+        errs = validate_document(schema, doc)
+        result = errs if errs else doc
+    if len(_doc_cache) >= _DOC_CACHE_MAX:
+        _doc_cache.clear()
+    _doc_cache[key] = result
+    return result
+
+
 @dataclass
 class Prepared:
     document: DocumentNode
@@ -431,12 +452,10 @@ def prepare(
     """Parse, validate and coerce; an error list means "answer with these, nothing else"."""
     if not isinstance(query, str):
         return [{"message": "No query string was present"}]
-    doc = parse_document(query)
-    if isinstance(doc, list):
-        return doc
-    errs = validate_document(schema, doc)
-    if errs:
-        return errs
+    checked = _checked_document(schema, query)
+    if isinstance(checked, list):
+        return checked
+    doc = checked
     op = select_operation(doc, operation_name if isinstance(operation_name, str) else None)
     if isinstance(op, list):
         return op

@@ -414,7 +414,7 @@ def order_view(store: Store, o: Order) -> dict[str, Any]:
         "currencyCode": o.currency, "presentmentCurrencyCode": o.presentment_currency,
         "tags": sorted(o.tags, key=str.lower), "discountCodes": list(o.discount_codes),
         "discountCode": o.discount_codes[0] if o.discount_codes else None,
-        "customer": customer_view(store, cust) if cust else None,
+        "customer": (lambda _i, _a: customer_view(store, cust)) if cust else None,
         "totalPriceSet": money_bag(o.total, cur),
         "subtotalPriceSet": money_bag(o.subtotal, cur),
         "totalShippingPriceSet": money_bag(o.shipping_total, cur),
