@@ -65,6 +65,18 @@ def enqueue(session: Session, command: Command, *, target: str, at: datetime) ->
     if session.scalar(select(OutboxCommand.id).where(OutboxCommand.key == key)) is not None:
         return False
     account = getattr(command, "customer_id", None)
+    if isinstance(command, PublishLoyalty):
+        # Only the newest balance matters: older unsent snapshots for this store are superseded.
+        session.execute(
+            update(OutboxCommand)
+            .where(
+                OutboxCommand.target == target,
+                OutboxCommand.account == account,
+                OutboxCommand.kind == "publish",
+                OutboxCommand.status == "pending",
+            )
+            .values(status="done", result={"superseded_by": key}, updated_at=at)
+        )
     session.add(
         OutboxCommand(
             key=key,

@@ -6,8 +6,10 @@ import click
 
 
 def register(group: click.Group) -> None:
-    from connector.commands import demo, loyalty, ops, setup
+    from connector.commands.demo import COMMANDS as demo
+    from connector.commands.loyalty import COMMANDS as loyalty
+    from connector.commands.ops import COMMANDS as ops
+    from connector.commands.setup import COMMANDS as setup
 
-    for module in (setup, ops, loyalty, demo):
-        for command in module.COMMANDS:
-            group.add_command(command)
+    for command in (*setup, *ops, *loyalty, *demo):
+        group.add_command(command)

@@ -13,12 +13,22 @@ from connector.errors import ConfigError
 
 
 @click.command()
-@click.option("--erp", "erp_kind", type=click.Choice(["files", "tryton"]), default="files", show_default=True,
-              help="ERP to sync with: a file-drop folder, or a real local Tryton (needs vinculo[tryton]).")
-@click.option("--customers", default=120, show_default=True, help="Customers in the simulated store.")
-@click.option("--orders", default=400, show_default=True, help="Orders in the simulated store.")
+@click.option(
+    "--erp",
+    "erp_kind",
+    type=click.Choice(["files", "tryton"]),
+    default="files",
+    show_default=True,
+    help="ERP to sync with: a file-drop folder, or a real local Tryton (needs vinculo[tryton]).",
+)
+@click.option(
+    "--customers", default=120, show_default=True, help="Customers in the simulated store."
+)
+@click.option("--orders", default=240, show_default=True, help="Orders in the simulated store.")
 @click.option("--no-shopify", is_flag=True, help="Only the WooCommerce store.")
-@click.option("--dir", "workdir", default=None, help="Keep the demo's files (config, state, ERP folder) here.")
+@click.option(
+    "--dir", "workdir", default=None, help="Keep the demo's files (config, state, ERP folder) here."
+)
 @guarded
 def demo(erp_kind: str, customers: int, orders: int, no_shopify: bool, workdir: str | None) -> None:
     """Run Vínculo against local store simulators and an ERP folder: no credentials, no network."""
@@ -61,27 +71,80 @@ def _as_json(r: DemoResult) -> dict[str, Any]:
 
 
 def render(env: Env, r: DemoResult) -> None:
-    keys = ["customers_seen", "customers_new", "orders_seen", "orders_new", "orders_exported",
-            "sales_new", "orders_completed", "perks_queued", "quarantined"]
-    env.out.print(table("first run", ["source", *keys], [[s.source, *[s.counts[k] for k in keys]] for s in r.first]))
-    env.out.print(table("second run (nothing changed)", ["source", *keys],
-                        [[s.source, *[s.counts[k] for k in keys]] for s in r.second]))
-    env.out.print("store write calls in the second run: "
-                  + ", ".join(f"{k} {v}" for k, v in r.store_calls_second_run.items()))
-    env.out.print("perk commands sent: " + (", ".join(f"{k} {v}" for k, v in sorted(r.dispatched.items())) or "none"))
+    keys = [
+        "customers_seen",
+        "customers_new",
+        "orders_seen",
+        "orders_new",
+        "orders_exported",
+        "sales_new",
+        "orders_completed",
+        "perks_queued",
+        "quarantined",
+    ]
+    env.out.print(
+        table(
+            "first run",
+            ["source", *keys],
+            [[s.source, *[s.counts[k] for k in keys]] for s in r.first],
+        )
+    )
+    env.out.print(
+        table(
+            "second run (nothing changed)",
+            ["source", *keys],
+            [[s.source, *[s.counts[k] for k in keys]] for s in r.second],
+        )
+    )
+    env.out.print(
+        "store write calls in the second run: "
+        + ", ".join(f"{k} {v}" for k, v in r.store_calls_second_run.items())
+    )
+    env.out.print(
+        "perk commands sent: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(r.dispatched.items())) or "none")
+    )
     status = r.summary.get("status", {})
     if status.get("quarantined"):
-        env.out.print(table("quarantined (kept, not lost)", ["source", "stream", "record", "reason"],
-                            [[q["source"], q["stream"], q["record"], q["reason"]] for q in status["quarantined"]]))
+        env.out.print(
+            table(
+                "quarantined (kept, not lost)",
+                ["source", "stream", "record", "reason"],
+                [
+                    [q["source"], q["stream"], q["record"], q["reason"]]
+                    for q in status["quarantined"]
+                ],
+            )
+        )
     if r.summary.get("balances"):
-        env.out.print(table("top loyalty balances", ["customer", "available", "pending", "tier"],
-                            [[b["email"], b["available"], b["pending"], b["tier"] or "-"] for b in r.summary["balances"]]))
+        env.out.print(
+            table(
+                "top loyalty balances",
+                ["customer", "available", "pending", "tier"],
+                [
+                    [b["email"], b["available"], b["pending"], b["tier"] or "-"]
+                    for b in r.summary["balances"]
+                ],
+            )
+        )
     if r.summary.get("coupons"):
-        env.out.print(table("reward coupons issued", ["store", "code", "reward", "customer", "expires"],
-                            [[c["store"], c["code"], c["reward"], c["email"], c["expires_at"]] for c in r.summary["coupons"]]))
+        env.out.print(
+            table(
+                "reward coupons issued",
+                ["store", "code", "reward", "customer", "expires"],
+                [
+                    [c["store"], c["code"], c["reward"], c["email"], c["expires_at"]]
+                    for c in r.summary["coupons"]
+                ],
+            )
+        )
     if r.erp_files:
-        env.out.print("ERP folder: " + ", ".join(r.erp_files[:8]) + (" …" if len(r.erp_files) > 8 else ""))
-    env.out.print(f"workdir: {r.workdir} " + (f"({r.summary['note']})" if r.summary.get("note") else ""))
+        env.out.print(
+            "ERP folder: " + ", ".join(r.erp_files[:8]) + (" …" if len(r.erp_files) > 8 else "")
+        )
+    env.out.print(
+        f"workdir: {r.workdir} " + (f"({r.summary['note']})" if r.summary.get("note") else "")
+    )
 
 
 COMMANDS = [demo]

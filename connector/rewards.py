@@ -1,0 +1,385 @@
+"""Where the pure loyalty engine meets the state database and the outbox.
+
+The engine (``connector.loyalty``) computes; this bridge loads an account's ledger, hands it the
+events an order implies, and writes the new ledger entries, the balance cache and the perk
+commands **in the caller's transaction** — so points and the coupon that spends them commit
+together or not at all. Accounts are cached between events and checked against the stored entry
+count, so a rolled-back transaction can never leave a stale account in memory.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector import outbox
+from connector.config import Config
+from connector.domain import IssueCoupon, Order, split_platform_id
+from connector.errors import ConfigValueError, ProgramError, UnknownCustomer, VinculoError
+from connector.loyalty import (
+    Account,
+    Balance,
+    Entry,
+    Event,
+    ManualAdjustment,
+    Program,
+    RebuildReport,
+    Redeem,
+    RewardVoided,
+    TimePassed,
+    apply,
+    events_from_order,
+    load_program,
+    snapshot,
+    verify,
+)
+from connector.loyalty.engine import PerkCommand
+from connector.state import customers as customers_repo
+from connector.state import ledger
+from connector.state.clock import now as wall_clock
+from connector.state.db import Database
+from connector.state.models import CustomerRecord, OutboxCommand
+
+
+class LoyaltyBridge:
+    def __init__(
+        self,
+        program: Program,
+        store_keys: Sequence[str],
+        *,
+        clock: Callable[[], datetime] = wall_clock,
+        cache_size: int = 20_000,
+    ) -> None:
+        self.program = program
+        self.store_keys = list(store_keys)
+        self.clock = clock
+        self._cache: OrderedDict[str, Account] = OrderedDict()
+        self._cache_size = cache_size
+
+    @classmethod
+    def from_config(cls, config: Config, *, store_keys: Sequence[str]) -> LoyaltyBridge:
+        source = str(getattr(config, "_source", "config"))
+        data: Any = config.loyalty.program
+        if config.loyalty.program_file is not None:
+            path = Path(config.loyalty.program_file)
+            source = str(path)
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise ConfigValueError(
+                    f"cannot read the program file {path}: {exc.strerror}",
+                    file=str(getattr(config, "_source", "config")),
+                    key="loyalty.program_file",
+                ) from None
+            except yaml.YAMLError:
+                raise ProgramError(f"{path} is not valid YAML", obj=str(path)) from None
+        secret = (
+            config.loyalty.code_secret.get_secret_value() if config.loyalty.code_secret else None
+        )
+        if secret is None:
+            raise ConfigValueError(
+                "a loyalty program needs a code secret to derive reward codes",
+                file=str(getattr(config, "_source", "config")),
+                key="loyalty.code_secret",
+                hint="set `code_secret: ${VINCULO_CODE_SECRET}` and keep the value stable",
+            )
+        return cls(load_program(data, source=source, code_secret=secret), store_keys)
+
+    # --- accounts --------------------------------------------------------------------------------
+
+    def account(self, session: Session, customer_id: str) -> Account:
+        stored = ledger.entry_count(session, customer_id)
+        cached = self._cache.get(customer_id)
+        if cached is not None and len(cached.entries) == stored:
+            self._cache.move_to_end(customer_id)
+            return cached
+        rows = ledger.entry_rows(session, customer_id)
+        account = Account.from_entries(customer_id, [Entry.from_dict(r) for r in rows])
+        record = customers_repo.get(session, customer_id)
+        if record is not None and record.email_key:
+            account.email = record.email_key
+        self._cache[customer_id] = account
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return account
+
+    def _forget(self, customer_id: str) -> None:
+        self._cache.pop(customer_id, None)
+
+    # --- applying events -------------------------------------------------------------------------
+
+    def observe(self, session: Session, order: Order, *, vinculo_id: str, store: str) -> int:
+        """Sync engine hook: every new or changed order, inside the page's transaction."""
+        platform, key, _ = split_platform_id(order.id)
+        events = events_from_order(order, store=f"{platform}:{key}", observed_at=self.clock())
+        return self.apply_events(session, vinculo_id, events, email=order.email_key)
+
+    def apply_events(
+        self,
+        session: Session,
+        customer_id: str,
+        events: Iterable[Event],
+        *,
+        email: str | None = None,
+    ) -> int:
+        """Apply events and persist the result; returns the number of perk commands queued."""
+        account = self.account(session, customer_id)
+        if email and not account.email:
+            account.email = email
+        start = len(account.entries)
+        perks: list[PerkCommand] = []
+        try:
+            for event in events:
+                perks.extend(apply(self.program, account, event).perks)
+        except VinculoError:
+            self._forget(customer_id)
+            raise
+        new = account.entries[start:]
+        if not new and not perks:
+            return 0
+        ledger.append(session, customer_id, [e.to_dict() for e in new], start_seq=start)
+        self._save_balance(session, account)
+        return self._enqueue(session, customer_id, perks)
+
+    def _save_balance(self, session: Session, account: Account) -> None:
+        ledger.save_balance(
+            session,
+            account.customer_id,
+            available=account.available,
+            pending=account.pending,
+            debt=account.debt,
+            tier=account.tier,
+            entries=len(account.entries),
+        )
+
+    def _targets(self, session: Session, customer_id: str, store: str | None) -> list[str]:
+        if store:
+            key = store.split(":")[1] if store.count(":") >= 1 else store
+            return [key] if key in self.store_keys else []
+        known = {
+            m.source
+            for m in customers_repo.mappings_of(session, customer_id)
+            if ":guest:" not in m.platform_id
+        }
+        return [k for k in self.store_keys if k in known]
+
+    def _enqueue(self, session: Session, customer_id: str, perks: Sequence[PerkCommand]) -> int:
+        queued = 0
+        at = self.clock()
+        for command in perks:
+            for target in self._targets(session, customer_id, command.store):
+                if outbox.enqueue(session, command.perk, target=target, at=at):
+                    queued += 1
+        return queued
+
+    # --- requests from people --------------------------------------------------------------------
+
+    def customer(self, session: Session, who: str) -> CustomerRecord:
+        """Find a customer by Vínculo id or e-mail, or say how to find them."""
+        record = customers_repo.get(session, who) or customers_repo.by_email(
+            session, who.strip().lower()
+        )
+        if record is None:
+            raise UnknownCustomer(
+                f"no customer {who!r}",
+                obj=who,
+                hint="give the customer's e-mail or Vínculo id (vc_…); run `vinculo sync` first",
+            )
+        return record
+
+    def redeem(
+        self,
+        db: Database,
+        who: str,
+        reward_id: str,
+        *,
+        store: str,
+        redemption_id: str | None = None,
+    ) -> IssueCoupon:
+        """Spend points on a reward; the coupon command commits with the ledger entry."""
+        if store not in self.store_keys:
+            raise ConfigValueError(
+                f"no store with key {store!r}; configured: {', '.join(self.store_keys) or 'none'}",
+                file="command line",
+                key="--store",
+            )
+        with db.transaction() as s:
+            record = self.customer(s, who)
+            rid = redemption_id or uuid.uuid4().hex[:16]
+            self.apply_events(
+                s,
+                record.vinculo_id,
+                [
+                    Redeem(
+                        at=self.clock(),
+                        redemption_id=rid,
+                        reward_id=reward_id,
+                        store=store,
+                        email=record.email_key,
+                    )
+                ],
+                email=record.email_key,
+            )
+            row = s.scalar(
+                select(OutboxCommand).where(OutboxCommand.key == f"{store}:redemption:{rid}")
+            )
+            if row is None:
+                raise UnknownCustomer(
+                    f"redemption {rid} queued no coupon for store {store!r}",
+                    obj=rid,
+                    hint="see `vinculo status`",
+                )
+            coupon = outbox.decode("coupon", row.payload)
+            assert isinstance(coupon, IssueCoupon)
+            return coupon
+
+    def adjust(
+        self, db: Database, who: str, points: int, *, reason: str, key: str | None = None
+    ) -> Entry:
+        with db.transaction() as s:
+            record = self.customer(s, who)
+            event = ManualAdjustment(
+                at=self.clock(), key=key or uuid.uuid4().hex[:16], points=points, reason=reason
+            )
+            before = len(self.account(s, record.vinculo_id).entries)
+            self.apply_events(s, record.vinculo_id, [event])
+            account = self.account(s, record.vinculo_id)
+            added = [e for e in account.entries[before:] if e.source_key == f"adjust:{event.key}"]
+            if not added:
+                raise UnknownCustomer(f"adjustment {event.key} was already applied", obj=event.key)
+            return added[0]
+
+    def sweep(self, db: Database, at: datetime | None = None) -> int:
+        """The 00:00 run: releases, expiries, reward expiry, tiers, for every account."""
+        moment = at or self.clock()
+        with db.transaction() as s:
+            accounts = ledger.accounts(s)
+        queued = 0
+        for customer_id in accounts:
+            with db.transaction() as s:
+                queued += self.apply_events(s, customer_id, [TimePassed(at=moment)])
+        return queued
+
+    def on_dead(self, session: Session, row: OutboxCommand, error: VinculoError) -> None:
+        """A coupon the store refused for good gives its points back ("could not be created")."""
+        if row.kind != "coupon" or row.account is None:
+            return
+        redemption = str(row.payload.get("key", "")).removeprefix("redemption:")
+        self.apply_events(
+            session,
+            row.account,
+            [
+                RewardVoided(
+                    at=self.clock(),
+                    redemption_id=redemption,
+                    reason=f"coupon could not be created: {error.message}",
+                    rejected_by_store=True,
+                )
+            ],
+        )
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def balance(self, db: Database, who: str) -> dict[str, Any]:
+        with db.transaction() as s:
+            record = self.customer(s, who)
+            account = self.account(s, record.vinculo_id)
+            snap = snapshot(self.program, account, self.clock())
+        return {"customer": record.vinculo_id, "email": record.email_key, **snap}
+
+    def history(self, db: Database, who: str) -> list[dict[str, Any]]:
+        with db.transaction() as s:
+            record = self.customer(s, who)
+            account = self.account(s, record.vinculo_id)
+            return [
+                {
+                    "at": e.effective_at.isoformat(),
+                    "kind": e.kind.value,
+                    "points": e.points,
+                    "bucket": e.bucket.value if e.bucket else None,
+                    "explanation": e.explanation,
+                    "source_key": e.source_key,
+                }
+                for e in account.entries
+            ]
+
+    def rebuild(self, db: Database, *, fix: bool = False) -> list[RebuildReport]:
+        """Recompute every balance from the ledger and report accounts whose cache differs."""
+        reports: list[RebuildReport] = []
+        with db.transaction() as s:
+            for customer_id in ledger.accounts(s):
+                row = ledger.balance(s, customer_id)
+                stored = Balance(row.available, row.pending, row.debt) if row is not None else None
+                entries = [Entry.from_dict(r) for r in ledger.entry_rows(s, customer_id)]
+                report = verify(customer_id, entries, stored)
+                reports.append(report)
+                if fix and not report.ok:
+                    self._forget(customer_id)
+                    self._save_balance(s, Account.from_entries(customer_id, entries))
+        return reports
+
+    def top_balances(self, db: Database, limit: int = 5) -> list[dict[str, Any]]:
+        with db.transaction() as s:
+            rows = ledger.balances(s)[:limit]
+            out = []
+            for row in rows:
+                record = customers_repo.get(s, row.account)
+                out.append(
+                    {
+                        "customer": row.account,
+                        "email": record.email_key if record else None,
+                        "available": row.available,
+                        "pending": row.pending,
+                        "debt": row.debt,
+                        "tier": row.tier,
+                    }
+                )
+            return out
+
+    def issued_coupons(self, db: Database) -> list[dict[str, Any]]:
+        with db.transaction() as s:
+            rows = s.scalars(
+                select(OutboxCommand)
+                .where(OutboxCommand.kind == "coupon")
+                .order_by(OutboxCommand.id)
+            )
+            return [
+                {
+                    "store": r.target,
+                    "code": r.payload["code"],
+                    "reward": r.payload["reward_id"],
+                    "email": r.payload["email"],
+                    "expires_at": r.payload["expires_at"],
+                    "status": r.status,
+                }
+                for r in rows
+            ]
+
+    def redeem_best_for_demo(self, db: Database, *, store: str) -> dict[str, Any] | None:
+        """The demo redeems the cheapest affordable reward for the richest customer."""
+        with db.transaction() as s:
+            rows = ledger.balances(s)
+            best = next((r for r in rows if customers_repo.get(s, r.account) is not None), None)
+            if best is None:
+                return None
+            record = customers_repo.get(s, best.account)
+            assert record is not None
+            email = record.email_key
+        rules = self.program.at(self.clock())
+        affordable = sorted(
+            (r for r in rules.rewards if r.price <= best.available), key=lambda r: r.price
+        )
+        if not affordable or email is None:
+            return None
+        coupon = self.redeem(
+            db, best.account, affordable[0].id, store=store, redemption_id=f"demo-{best.account}"
+        )
+        return {"email": email, "reward": coupon.reward_id, "code": coupon.code}
