@@ -142,6 +142,8 @@ class ShopifyClient:
         self._first_cap: dict[str, int] = {}
         self._deprecations_seen: set[str] = set()
         self.calls = 0  # HTTP requests sent (benchmarks and tests read it)
+        self.cost_requested = 0.0  # Σ requestedQueryCost of executed calls
+        self.cost_actual = 0.0  # Σ actualQueryCost: what the shop's bucket was charged
 
     # --- public ----------------------------------------------------------------------------------
 
@@ -437,6 +439,8 @@ class ShopifyClient:
                 )
         if not isinstance(data, dict):
             raise PlatformUnavailable(f"{doc.operation}: answer without data", reference="shopify-no-data", **where)
+        self.cost_requested += _num(cost.get("requestedQueryCost")) or 0.0
+        self.cost_actual += _num(cost.get("actualQueryCost")) or 0.0
         request_id = response.headers.get("X-Request-Id")
         log.debug("shopify %s ok request_id=%s cost=%s", doc.operation, request_id, cost.get("actualQueryCost"))
         return GraphQLResult(
