@@ -1,0 +1,204 @@
+"""Loyalty through the real path: WooCommerce simulator -> sync -> ledger + outbox -> coupon.
+
+Numbers come from the default program (LOYALTY.md §5.15): 5 points per EUR on merchandise
+after discounts, rounded down; reward "five" costs 500 points and is 5.00 EUR off, valid 60 days.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from adapters.woocommerce.simulator import WooSimulator
+from connector.errors import InsufficientPoints, UnknownReward
+from connector.state.models import LedgerEntryRow, OutboxCommand
+from tests.connector.loyalty_setup import environment, runtime, write_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def customer_with_points(sim: WooSimulator, tmp_path: Path, points: int = 1000) -> tuple[Path, str, int]:
+    """A registered customer with one paid order (pending points) plus a manual credit."""
+    customer = sim.create_customer(email="nuria@example.com", first_name="Nuria")
+    product = sim.create_product(name="Mug", sku="MUG-1", regular_price="12.50")
+    sim.create_order(
+        customer_id=customer["id"],
+        billing={"email": "nuria@example.com"},
+        line_items=[{"product_id": product["id"], "quantity": 2}],
+        set_paid=True,
+    )
+    config = write_config(tmp_path, sim)
+    rt = runtime(config, sim)
+    try:
+        rt.engine.sync_store("main", full=True)
+        rt.loyalty.adjust(rt.db, "nuria@example.com", points, reason="welcome credit", key="welcome")
+        rt.dispatcher.drain()
+    finally:
+        rt.close()
+    return config, "nuria@example.com", int(customer["id"])
+
+
+def coupons_with_code(sim: WooSimulator, code: str) -> list[dict[str, object]]:
+    return [sim.get_coupon(cid) for cid, c in sim.store.coupons.items() if c.code == code]
+
+
+def test_paid_order_earns_pending_points_and_the_store_shows_the_balance(woo_sim: WooSimulator, tmp_path: Path) -> None:
+    config, email, customer_id = customer_with_points(woo_sim, tmp_path, points=40)
+    rt = runtime(config, woo_sim)
+    try:
+        balance = rt.loyalty.balance(rt.db, email)
+        history = rt.loyalty.history(rt.db, email)
+    finally:
+        rt.close()
+    # 2 x 12.50 = 25.00 EUR -> floor(5 x 25.00) = 125 points, pending until completed + 14 days
+    assert balance["pending"] == 125
+    assert balance["available"] == 40
+    earn = [h for h in history if h["kind"] == "EARN"]
+    assert len(earn) == 1 and earn[0]["points"] == 125
+    assert "25.00" in earn[0]["explanation"] and "5" in earn[0]["explanation"]
+    meta = {m["key"]: m["value"] for m in woo_sim.get_customer(customer_id)["meta_data"]}
+    assert meta["vinculo_points_available"] == "40"
+    assert meta["vinculo_points_pending"] == "125"
+
+
+def test_redeemed_reward_becomes_one_restricted_coupon(woo_sim: WooSimulator, tmp_path: Path) -> None:
+    config, email, customer_id = customer_with_points(woo_sim, tmp_path)
+    rt = runtime(config, woo_sim)
+    try:
+        coupon = rt.loyalty.redeem(rt.db, email, "five", store="main", redemption_id="r-1")
+        rt.dispatcher.drain()
+        again = rt.loyalty.redeem(rt.db, email, "five", store="main", redemption_id="r-1")  # replay
+        rt.dispatcher.drain()
+        balance = rt.loyalty.balance(rt.db, email)
+    finally:
+        rt.close()
+    assert again.code == coupon.code
+    made = coupons_with_code(woo_sim, coupon.code)
+    assert len(made) == 1
+    c = made[0]
+    assert c["discount_type"] == "fixed_cart" and c["amount"] == "5.00"
+    assert c["usage_limit"] == 1 and c["usage_limit_per_user"] == 1
+    assert c["email_restrictions"] == [email]
+    expected_expiry = (coupon.starts_at + timedelta(days=60)).replace(tzinfo=None).isoformat()
+    assert c["date_expires_gmt"] == expected_expiry[:19]
+    assert balance["available"] == 1000 - 500
+    meta = {m["key"]: m["value"] for m in woo_sim.get_customer(customer_id)["meta_data"]}
+    assert meta["vinculo_points_available"] == "500"
+
+
+def test_bad_redemptions_write_nothing(woo_sim: WooSimulator, tmp_path: Path) -> None:
+    config, email, _ = customer_with_points(woo_sim, tmp_path, points=100)
+    rt = runtime(config, woo_sim)
+    try:
+        with rt.db.transaction() as s:
+            before = len(s.scalars(select(LedgerEntryRow)).all())
+            commands = len(s.scalars(select(OutboxCommand)).all())
+        with pytest.raises(UnknownReward):
+            rt.loyalty.redeem(rt.db, email, "no-such-reward", store="main")
+        with pytest.raises(InsufficientPoints):
+            rt.loyalty.redeem(rt.db, email, "five", store="main")  # 100 available, 500 needed
+        with rt.db.transaction() as s:
+            assert len(s.scalars(select(LedgerEntryRow)).all()) == before
+            assert len(s.scalars(select(OutboxCommand)).all()) == commands
+    finally:
+        rt.close()
+
+
+def test_a_coupon_the_store_refuses_for_good_gives_the_points_back(woo_sim: WooSimulator, tmp_path: Path) -> None:
+    config, email, _ = customer_with_points(woo_sim, tmp_path)
+    rt = runtime(config, woo_sim)
+    try:
+        woo_sim.faults.override(
+            400,
+            '{"code":"woocommerce_rest_invalid_coupon","message":"Coupon rejected by a plugin.","data":{"status":400}}',
+            method="POST",
+            path="coupons",
+        )
+        rt.loyalty.redeem(rt.db, email, "five", store="main", redemption_id="r-2")
+        stats = rt.dispatcher.drain()
+        balance = rt.loyalty.balance(rt.db, email)
+        history = rt.loyalty.history(rt.db, email)
+    finally:
+        rt.close()
+    assert stats.counts["dead"] == 1
+    assert balance["available"] == 1000  # restored
+    assert any(h["kind"] == "RESTORE" and "could not be created" in h["explanation"] for h in history)
+
+
+def test_transient_failures_retry_with_backoff_then_go_dead(woo_sim: WooSimulator, tmp_path: Path) -> None:
+    config, email, _ = customer_with_points(woo_sim, tmp_path)
+    rt = runtime(config, woo_sim)
+    try:
+        woo_sim.faults.next_503(n=100, retry_after=0, method="GET", path="coupons")
+        rt.loyalty.redeem(rt.db, email, "five", store="main", redemption_id="r-3")
+        first = rt.dispatcher.drain()
+        assert first.counts["retry"] == 1
+        with rt.db.transaction() as s:
+            row = s.scalars(select(OutboxCommand).where(OutboxCommand.kind == "coupon")).one()
+            assert row.status == "pending" and row.attempts == 1 and row.next_attempt_at > row.updated_at - timedelta(seconds=1)
+        # make the retries due now, twice more: max_attempts is 3 in this config
+        for _ in range(2):
+            with rt.db.transaction() as s:
+                row = s.scalars(select(OutboxCommand).where(OutboxCommand.kind == "coupon")).one()
+                row.next_attempt_at = row.created_at
+            rt.dispatcher.drain()
+        with rt.db.transaction() as s:
+            row = s.scalars(select(OutboxCommand).where(OutboxCommand.kind == "coupon")).one()
+            assert row.status == "dead" and row.attempts == 3
+            assert row.last_error is not None and row.last_error["kind"] == "transient"
+    finally:
+        rt.close()
+
+
+@pytest.mark.slow
+def test_sigkill_between_store_call_and_commit_still_makes_exactly_one_coupon(
+    woo_sim: WooSimulator, tmp_path: Path
+) -> None:
+    config, email, _ = customer_with_points(woo_sim, tmp_path)
+    rt = runtime(config, woo_sim)
+    try:
+        coupon = rt.loyalty.redeem(rt.db, email, "five", store="main", redemption_id="r-crash")
+    finally:
+        rt.close()
+    marker = tmp_path / "called"
+    env = {**os.environ, **environment(woo_sim), "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.connector.crash_dispatcher", str(config), str(marker)], cwd=REPO, env=env
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.poll() is None, "the dispatcher exited before reaching the store"
+            assert time.monotonic() < deadline, "the dispatcher never called the store"
+            time.sleep(0.05)
+        assert len(coupons_with_code(woo_sim, coupon.code)) == 1  # the store call happened
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+
+    rt = runtime(config, woo_sim)
+    try:
+        with rt.db.transaction() as s:
+            row = s.scalars(select(OutboxCommand).where(OutboxCommand.kind == "coupon")).one()
+            assert row.status == "in_flight"  # the crash happened before the commit
+        rt.dispatcher.stuck_after = timedelta(0)
+        stats = rt.dispatcher.drain()
+        with rt.db.transaction() as s:
+            row = s.scalars(select(OutboxCommand).where(OutboxCommand.kind == "coupon")).one()
+            assert row.status == "done"
+            assert row.result == {"platform_id": row.result["platform_id"], "created": False}
+    finally:
+        rt.close()
+    assert stats.counts["requeued"] >= 1
+    assert len(coupons_with_code(woo_sim, coupon.code)) == 1  # still exactly one
