@@ -503,19 +503,24 @@ class TrytonAdapter:
         catalog = self._catalog(
             catalog_skus, [ln for out in to_create for ln in out.order.lines], setup
         )
-        parties = self._order_parties([out.order for out in to_create], setup)
-
-        new_docs: list[_Doc] = []
+        # Plan first: an order that cannot become a sale (unknown SKU, foreign tax, currency)
+        # must not leave a new party behind either.
+        planned: list[tuple[_OrderOutcome, m.LinePlan, int]] = []
         for out in to_create:
-            o = out.order
             try:
-                party = parties[o.id]
-                if isinstance(party, VinculoError):
-                    raise party
-                plan = m.plan_sale_lines(o, catalog)
-                currency = self._currency(o, setup)
+                planned.append(
+                    (out, m.plan_sale_lines(out.order, catalog), self._currency(out.order, setup))
+                )
             except _PER_RECORD as exc:
                 out.error = exc
+        parties = self._order_parties([out.order for out, _p, _c in planned], setup)
+
+        new_docs: list[_Doc] = []
+        for out, plan, currency in planned:
+            o = out.order
+            party = parties[o.id]
+            if isinstance(party, VinculoError):
+                out.error = party
                 continue
             values = m.sale_header(
                 o,
@@ -1007,7 +1012,14 @@ class TrytonAdapter:
                 self._pid("sale.sale"),
             )
 
-        line_watch = [["sale.state", "in", ["processing", "done", "cancelled"]]]
+        line_watch = [
+            ["sale.state", "in", ["processing", "done", "cancelled"]],
+            [
+                "OR",
+                ["sale.reference", "=", None],
+                ["sale.reference", "not like", m.STORE_REFERENCE_PATTERN],
+            ],
+        ]
         yield from self._pull(
             "sale.sale",
             [erp_only, states],

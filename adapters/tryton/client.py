@@ -218,12 +218,21 @@ class TrytonClient:
         token = base64.b64encode(f"{self.username}:{user_id}:{key}".encode()).decode("ascii")
         self._authorization = f"Session {token}"
         self.user_id = user_id
-        prefs = self._send(
-            self._db_url(),
-            "model.res.user.get_preferences",
-            [True, {}],
-            authorization=self._authorization,
-        )
+        try:
+            prefs = self._send(
+                self._db_url(),
+                "model.res.user.get_preferences",
+                [True, {}],
+                authorization=self._authorization,
+            )
+        except _SessionExpired:
+            raise AuthRejected(
+                "Tryton refused the session it had just opened",
+                platform=PLATFORM,
+                key="username",
+                obj="get_preferences",
+                reference="tryton-session-refused",
+            ) from None
         self.preferences = dict(prefs or {})
         self.context = {
             key: self.preferences[key]
