@@ -21,6 +21,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -89,16 +90,12 @@ def fail(env: Env, error: VinculoError) -> NoReturn:
     if env.json:
         env.emit("error", {"exit_code": code, **error.to_dict()})
     else:
-        env.err.print(
-            f"[bold red]error[/] [{error.reference}] {error.message}", markup=True, highlight=False
-        )
+        env.err.print(f"[bold red]error[/] {escape(f'[{error.reference}] {error.message}')}", highlight=False)
         if error.platform or error.obj:
-            env.err.print(
-                f"  where: {', '.join(p for p in (error.platform, error.obj) if p)}",
-                highlight=False,
-            )
+            where = ", ".join(p for p in (error.platform, error.obj) if p)
+            env.err.print(f"  where: {escape(where)}", highlight=False)
         if error.hint:
-            env.err.print(f"  hint:  {error.hint}", highlight=False)
+            env.err.print(f"  hint:  {escape(error.hint)}", highlight=False)
     sys.exit(code)
 
 

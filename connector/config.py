@@ -60,6 +60,7 @@ class WooStoreConfig(_Model):
     auth: Literal["auto", "oauth1", "basic", "query"] = "auto"
     timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30
     requests_per_second: Annotated[float, Field(gt=0)] | None = None
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 5
     webhook_secret: SecretStr | None = None
     verify_ssl: bool = True
 
@@ -79,6 +80,7 @@ class ShopifyStoreConfig(_Model):
     api_version: str = "2026-01"
     base_url: str | None = None  # only to point at a local simulator
     timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 4
     webhook_secret: SecretStr | None = None
 
     @field_validator("shop_domain")

@@ -30,6 +30,7 @@ def build_store(cfg: WooStoreConfig | ShopifyStoreConfig, *, overlap: timedelta)
             auth=cfg.auth,
             timeout=(min(5.0, cfg.timeout_seconds), cfg.timeout_seconds),
             requests_per_second=cfg.requests_per_second,
+            max_retries=cfg.max_retries,
             overlap=overlap,
             webhook_secret=cfg.webhook_secret.get_secret_value() if cfg.webhook_secret else None,
             verify_ssl=cfg.verify_ssl,
@@ -43,6 +44,7 @@ def build_store(cfg: WooStoreConfig | ShopifyStoreConfig, *, overlap: timedelta)
         api_version=cfg.api_version,
         base_url=cfg.base_url,
         timeout=cfg.timeout_seconds,
+        max_retries=cfg.max_retries,
         webhook_secret=cfg.webhook_secret.get_secret_value() if cfg.webhook_secret else None,
         overlap=overlap,
     )

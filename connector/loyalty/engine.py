@@ -13,7 +13,6 @@ it was — nothing is returned to store, nothing was folded.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -176,9 +175,10 @@ class _Run:
                         )
                     )
                 )
+            # keyed by the last entry it reflects: deterministic, and one per change
+            key = f"publish:{self.cid}:{self.entries[-1].entry_id}"
             snap = snapshot(program, account, self.at)
-            digest = hashlib.blake2b(repr(sorted(snap.items())).encode(), digest_size=12).hexdigest()
-            self.perks.append(PerkCommand(PublishLoyalty(key=f"publish:{self.cid}:{digest}", customer_id=self.cid, snapshot=snap)))
+            self.perks.append(PerkCommand(PublishLoyalty(key=key, customer_id=self.cid, snapshot=snap)))
         return Outcome(tuple(self.entries), tuple(self.perks), account, tuple(self.warnings))
 
     # --- sweep ---------------------------------------------------------------------------------
@@ -195,81 +195,94 @@ class _Run:
                 raise RuntimeError(f"loyalty sweep for {self.cid} made no progress at {due.isoformat()}")
 
     def _next_due(self) -> datetime | None:
+        return self._due()[0]
+
+    def _due(self) -> tuple[datetime | None, datetime | None, datetime | None, datetime | None, datetime | None]:
+        """(earliest, release, expiry, notice, reward) instants due next; cached until a fold."""
         account = self.account
         cache = account._cache
-        if "due" in cache:
-            return cache["due"]  # type: ignore[no-any-return]
+        due = cache.get("due")
+        if due is not None:
+            return due  # type: ignore[no-any-return]
         rules = self.rules
-        best: datetime | None = None
-        inactivity = rules.expiry.mode == "inactivity"
+        tz = self.program.tz
         notify = rules.expiry.notify_days_before
-        expiries: set[datetime] = set()
+        noticed = account.noticed
+        release = expiry = notice = reward_due = None
         has_available = False
         for batch in account.open.values():
             if batch.state == "pending":
                 at = batch.available_at
-            else:
-                has_available = True
-                at = batch.expires_at
-                if at is not None:
-                    expiries.add(at)
-            if at is not None and (best is None or at < best):
-                best = at
-        if inactivity and has_available and account.last_activity is not None:
-            deadline = add_local_days(account.last_activity, rules.expiry.days, self.program.tz)
-            expiries.add(deadline)
-            if best is None or deadline < best:
-                best = deadline
-        if notify:
-            for expiry in expiries:
-                for days in notify:
-                    if not account.has(self._notice_key(expiry, days)):
-                        at = add_local_days(expiry, -days, self.program.tz)
-                        if best is None or at < best:
-                            best = at
+                if at is not None and (release is None or at < release):
+                    release = at
+                continue
+            has_available = True
+            at = batch.expires_at
+            if at is None:
+                continue
+            if expiry is None or at < expiry:
+                expiry = at
+            for days in notify:  # largest first: the earliest notice not yet given
+                if (at, days) not in noticed:
+                    when = add_local_days(at, -days, tz)
+                    if notice is None or when < notice:
+                        notice = when
+                    break
+        if rules.expiry.mode == "inactivity" and has_available and account.last_activity is not None:
+            deadline = add_local_days(account.last_activity, rules.expiry.days, tz)
+            if expiry is None or deadline < expiry:
+                expiry = deadline
+            for days in notify:
+                if (deadline, days) not in noticed:
+                    when = add_local_days(deadline, -days, tz)
+                    if notice is None or when < notice:
+                        notice = when
+                    break
         for reward in account.rewards.values():
-            if reward.state == "issued" and (best is None or reward.expires_at < best):
-                best = reward.expires_at
-        check = self._tier_check()
-        if check is not None and (best is None or check < best):
-            best = check
-        cache["due"] = best
-        return best
-
-    def _notice_key(self, expiry: datetime, days: int) -> str:
-        return f"notice:{self.cid}:{local_date(expiry, self.program.tz).isoformat()}:{days}"
+            if reward.state == "issued" and (reward_due is None or reward.expires_at < reward_due):
+                reward_due = reward.expires_at
+        best = self._tier_check()
+        for candidate in (release, expiry, notice, reward_due):
+            if candidate is not None and (best is None or candidate < best):
+                best = candidate
+        due = (best, release, expiry, notice, reward_due)
+        cache["due"] = due
+        return due
 
     def _process(self, t: datetime) -> None:
         account = self.account
         program = self.program
+        _best, release, expiry, notice, reward_due = self._due()
         # 1. releases
-        due = [b for b in account.open.values() if b.state == "pending" and b.available_at is not None and b.available_at <= t]
-        if due:
+        if release is not None and release <= t:
+            due = [b for b in account.open.values() if b.state == "pending" and b.available_at is not None and b.available_at <= t]
             due.sort(key=lambda b: (b.available_at, b.batch_id))
             for batch in due:
                 self._release(batch)
             self._tier_upgrade(t)
         # 2. expiries
         rules = self.rules
-        expiring = [b for b in account.open.values() if b.state == "available" and b.expires_at is not None and b.expires_at <= t]
-        if expiring:
+        if expiry is not None and expiry <= t:
+            expiring = [b for b in account.open.values() if b.state == "available" and b.expires_at is not None and b.expires_at <= t]
             expiring.sort(key=lambda b: (b.expires_at, b.batch_id))
             for batch in expiring:
                 self._expire_batch(batch, batch.expires_at or t, "batch")
-        if rules.expiry.mode == "inactivity" and account.last_activity is not None:
-            deadline = add_local_days(account.last_activity, rules.expiry.days, program.tz)
-            if deadline <= t:
-                for batch in sorted(
-                    (b for b in account.open.values() if b.state == "available"),
-                    key=lambda b: (b.available_at or b.created_at, b.batch_id),
-                ):
-                    self._expire_batch(batch, deadline, "inactivity")
+            if rules.expiry.mode == "inactivity" and account.last_activity is not None:
+                deadline = add_local_days(account.last_activity, rules.expiry.days, program.tz)
+                if deadline <= t:
+                    for batch in sorted(
+                        (b for b in account.open.values() if b.state == "available"),
+                        key=lambda b: (b.available_at or b.created_at, b.batch_id),
+                    ):
+                        self._expire_batch(batch, deadline, "inactivity")
         # 3. reward expiry
-        for reward in sorted(account.rewards.values(), key=lambda r: (r.expires_at, r.redemption_id)):
-            if reward.state == "issued" and reward.expires_at <= t:
-                self._expire_reward(reward)
+        if reward_due is not None and reward_due <= t:
+            for reward in sorted(account.rewards.values(), key=lambda r: (r.expires_at, r.redemption_id)):
+                if reward.state == "issued" and reward.expires_at <= t:
+                    self._expire_reward(reward)
         # 4. expiry notices
-        self._notices(t, rules)
+        if notice is not None and notice <= t:
+            self._notices(t, rules)
         # 5. scheduled tier check
         check = self._tier_check()
         if check is not None and check <= t:
@@ -329,12 +342,16 @@ class _Run:
             meta={"reason": why},
         )
 
+    def _notice_key(self, expiry: datetime, days: int) -> str:
+        return f"notice:{self.cid}:{local_date(expiry, self.program.tz).isoformat()}:{days}"
+
     def _notices(self, t: datetime, rules: Rules) -> None:
         notify = rules.expiry.notify_days_before
         if not notify:
             return
         account = self.account
         tz = self.program.tz
+        noticed = account.noticed
         groups: dict[datetime, int] = {}
         for batch in account.open.values():
             if batch.state == "available" and batch.expires_at is not None:
@@ -342,13 +359,16 @@ class _Run:
         if rules.expiry.mode == "inactivity" and account.last_activity is not None and account.available > 0:
             groups[add_local_days(account.last_activity, rules.expiry.days, tz)] = account.available
         for expiry in sorted(groups):
+            if expiry <= t:
+                continue
             for days in notify:
-                key = self._notice_key(expiry, days)
+                if (expiry, days) in noticed:
+                    continue
                 at = add_local_days(expiry, -days, tz)
-                if at <= t < expiry and not account.has(key):
+                if at <= t:
                     points = groups[expiry]
                     self.write(
-                        key,
+                        self._notice_key(expiry, days),
                         Kind.NOTICE,
                         0,
                         None,
@@ -457,7 +477,7 @@ class _Run:
         """After a count: upgrade if the metric at ``t`` now entitles a higher tier."""
         rules = self.program.at(t)
         tiers = rules.tiers
-        if tiers is None:
+        if tiers is None or rules.level_index(self.account.tier) == len(tiers.levels) - 1:
             return
         tz = self.program.tz
         counted = tiermath.items(self.account, rules, tz)

@@ -23,7 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from connector.errors import UnknownCustomer
 
@@ -58,12 +59,16 @@ def entry_id_for(source_key: str) -> str:
     return "e" + hashlib.blake2b(source_key.encode(), digest_size=10).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+_NO_META: Mapping[str, Any] = MappingProxyType({})
+
+
+class Entry(NamedTuple):
     """One ledger row. ``meta`` holds kind-specific facts as plain JSON values (see module doc).
 
     ``allocations`` are (batch_id, points) pairs: which batches a debit took from, or which a
     restore put back into. ``rate`` and ``basis`` on EARN/REVERSE are the earn-time figures.
+    A named tuple rather than a frozen dataclass: equally immutable, and several times cheaper to
+    build, which matters at tens of thousands of entries a second.
     """
 
     entry_id: str
@@ -87,7 +92,7 @@ class Entry:
     available_at: datetime | None = None
     expires_at: datetime | None = None
     reverses: str | None = None
-    meta: Mapping[str, Any] = field(default_factory=dict)
+    meta: Mapping[str, Any] = _NO_META
 
     @property
     def net(self) -> int:
@@ -266,6 +271,7 @@ class Account:
         "tier_history",
         "last_activity",
         "email",
+        "noticed",
         "_cache",
     )
 
@@ -285,6 +291,7 @@ class Account:
         self.tier_history: list[tuple[datetime, str]] = []
         self.last_activity: datetime | None = None
         self.email: str | None = None
+        self.noticed: set[tuple[datetime, int]] = set()  # (expiry instant, days before) already told
         self._cache: dict[str, Any] = {}  # derived schedule data; never part of equality
 
     # --- reading -------------------------------------------------------------------------------
@@ -336,6 +343,7 @@ class Account:
             self.tier_history,
             self.last_activity,
             self.email,
+            self.noticed,
         )
 
     def __repr__(self) -> str:
@@ -565,6 +573,10 @@ class Account:
         if reward.state == "used":
             reward.used_order = e.order_ref
 
+    def _fold_notice(self, e: Entry) -> None:
+        if e.expires_at is not None:
+            self.noticed.add((e.expires_at, int(e.meta["days_before"])))
+
     def _fold_tier(self, e: Entry) -> None:
         self.tier = e.meta["tier"]
         self.tier_history.append((e.effective_at, e.meta["tier"]))
@@ -585,4 +597,5 @@ _FOLD = {
     Kind.ADJUST: Account._fold_adjust,
     Kind.REWARD: Account._fold_reward,
     Kind.TIER: Account._fold_tier,
+    Kind.NOTICE: Account._fold_notice,
 }

@@ -9,7 +9,12 @@ and only the result is turned back into UTC. Nothing here reads the clock.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+# Results are memoised: the instants involved are mostly local midnights shared by many
+# batches, and time-zone conversion dominates the engine's per-event cost otherwise.
+_cached = lru_cache(maxsize=1 << 16)
 
 _MONTHS = (
     "January",
@@ -27,16 +32,19 @@ _MONTHS = (
 )
 
 
+@_cached
 def local_date(at: datetime, tz: ZoneInfo) -> date:
     """The merchant's calendar day that contains the instant ``at``."""
     return at.astimezone(tz).date()
 
 
+@_cached
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     """00:00 local on ``day``, as a UTC instant."""
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
+@_cached
 def add_local_days(at: datetime, days: int, tz: ZoneInfo) -> datetime:
     """``at`` moved by whole local days, keeping the local wall-clock time."""
     local = at.astimezone(tz)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+from functools import cached_property
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -36,7 +37,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -262,10 +262,6 @@ class Rules(_Model):
     auto_issue: AutoIssue | None = None
     tiers: TierRules | None = None
 
-    _rewards_by_id: dict[str, Reward] = PrivateAttr(default_factory=dict)
-    _rewards_by_price: tuple[Reward, ...] = PrivateAttr(default=())
-    _levels_by_name: dict[str, int] = PrivateAttr(default_factory=dict)
-
     @field_validator("point_value")
     @classmethod
     def _point_value(cls, value: Decimal) -> Decimal:
@@ -298,11 +294,19 @@ class Rules(_Model):
                 )
         return self
 
-    def model_post_init(self, __context: Any) -> None:
-        self._rewards_by_id = {r.id: r for r in self.rewards}
-        self._rewards_by_price = tuple(sorted(self.rewards, key=lambda r: (r.price, r.id)))
-        if self.tiers:
-            self._levels_by_name = {lv.name: i for i, lv in enumerate(self.tiers.levels)}
+    # Look-up tables, built on first use and kept in the instance dict (plain attribute reads on
+    # the hot path, not pydantic's private-attribute machinery).
+    @cached_property
+    def _rewards_by_id(self) -> dict[str, Reward]:
+        return {r.id: r for r in self.rewards}
+
+    @cached_property
+    def _rewards_by_price(self) -> tuple[Reward, ...]:
+        return tuple(sorted(self.rewards, key=lambda r: (r.price, r.id)))
+
+    @cached_property
+    def _levels_by_name(self) -> dict[str, int]:
+        return {lv.name: i for i, lv in enumerate(self.tiers.levels)} if self.tiers else {}
 
     def reward(self, reward_id: str) -> Reward | None:
         return self._rewards_by_id.get(reward_id)

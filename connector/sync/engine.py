@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from connector.domain import Customer, Fulfilment, Order, OrderStatus, split_platform_id
-from connector.errors import ConfigError, DataError, NotFound, VinculoError
+from connector.errors import ConfigError, DataError, NotFound, RejectedError, VinculoError
 from connector.ports import CustomerWrite, ErpAdapter, Page, Rejected, StoreAdapter, WriteResult
 from connector.state import customers as customers_repo
 from connector.state import orders as orders_repo
@@ -469,7 +469,12 @@ class SyncEngine:
             store = self.stores.get(key)
             if store is None:
                 return f"store {key!r} is not configured"
-            fresh = store.get_order(ref)
+            try:
+                fresh = store.get_order(ref)
+            except (DataError, RejectedError) as exc:  # still bad at the source
+                with self.db.transaction() as s:
+                    quarantine.put(s, source=source, stream=stream, record_ref=ref, error=exc, payload=letter.payload)
+                return f"still quarantined: {exc}"
             if fresh is None:
                 return "the order no longer exists in the store; drop it with `vinculo quarantine drop`"
             self._prefetch_customers(key, store, [fresh], stats)
