@@ -352,31 +352,41 @@ class _Run:
         account = self.account
         tz = self.program.tz
         noticed = account.noticed
+        due: dict[tuple[datetime, int], datetime] = {}
         groups: dict[datetime, int] = {}
         for batch in account.open.values():
-            if batch.state == "available" and batch.expires_at is not None:
-                groups[batch.expires_at] = groups.get(batch.expires_at, 0) + batch.remaining
-        if rules.expiry.mode == "inactivity" and account.last_activity is not None and account.available > 0:
-            groups[add_local_days(account.last_activity, rules.expiry.days, tz)] = account.available
-        for expiry in sorted(groups):
+            expiry = batch.expires_at
+            if batch.state != "available" or expiry is None:
+                continue
+            groups[expiry] = groups.get(expiry, 0) + batch.remaining
             if expiry <= t:
                 continue
             for days in notify:
-                if (expiry, days) in noticed:
-                    continue
-                at = add_local_days(expiry, -days, tz)
-                if at <= t:
-                    points = groups[expiry]
-                    self.write(
-                        self._notice_key(expiry, days),
-                        Kind.NOTICE,
-                        0,
-                        None,
-                        at,
-                        f"{points} points expire on {human_date(local_date(expiry, tz))}",
-                        expires_at=expiry,
-                        meta={"points": points, "days_before": days},
-                    )
+                if (expiry, days) not in noticed:
+                    at = add_local_days(expiry, -days, tz)
+                    if at <= t:
+                        due[(expiry, days)] = at
+        if rules.expiry.mode == "inactivity" and account.last_activity is not None and account.available > 0:
+            deadline = add_local_days(account.last_activity, rules.expiry.days, tz)
+            groups[deadline] = account.available
+            if deadline > t:
+                for days in notify:
+                    if (deadline, days) not in noticed:
+                        at = add_local_days(deadline, -days, tz)
+                        if at <= t:
+                            due[(deadline, days)] = at
+        for (expiry, days), at in sorted(due.items(), key=lambda item: (item[1], item[0])):
+            points = groups[expiry]
+            self.write(
+                self._notice_key(expiry, days),
+                Kind.NOTICE,
+                0,
+                None,
+                at,
+                f"{points} points expire on {human_date(local_date(expiry, tz))}",
+                expires_at=expiry,
+                meta={"points": points, "days_before": days},
+            )
 
     # --- debt ------------------------------------------------------------------------------------
 

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import bisect
 import copy
-from functools import cached_property
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
