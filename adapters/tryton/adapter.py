@@ -50,6 +50,7 @@ PRODUCT_FIELDS = (
     "template.name",
     "account_category.customer_taxes_used",
 )
+_PER_RECORD_SECONDS = {"sale.sale": 0.3, "quote": 0.3, "confirm": 2.0, "process": 2.0}
 _PER_RECORD = (RejectedError, DataError)  # quarantine the record; anything else stops the run
 
 
@@ -828,14 +829,19 @@ class TrytonAdapter:
         if not values:
             return []
         try:
-            return [(i, None) for i in self.client.create(model, values)]
+            return [
+                (i, None)
+                for i in self.client.create(model, values, timeout=self._budget(model, len(values)))
+            ]
         except _PER_RECORD:
             if len(values) == 1:
                 raise
         out: list[tuple[int | None, VinculoError | None]] = []
         for v in values:
             try:
-                out.append((self.client.create(model, [v])[0], None))
+                out.append(
+                    (self.client.create(model, [v], timeout=self._budget(model, 1))[0], None)
+                )
             except _PER_RECORD as exc:
                 out.append((None, exc))
         return out
@@ -930,13 +936,15 @@ class TrytonAdapter:
         if not ids:
             return
         try:
-            self.client.button("sale.sale", button, ids)
+            self.client.button("sale.sale", button, ids, timeout=self._budget(button, len(ids)))
         except _PER_RECORD:
             failed: list[_Doc] = []
             for d in docs:
                 assert d.sale_id is not None
                 try:
-                    self.client.button("sale.sale", button, [d.sale_id])
+                    self.client.button(
+                        "sale.sale", button, [d.sale_id], timeout=self._budget(button, 1)
+                    )
                 except _PER_RECORD as exc:
                     d.error = exc
                     failed.append(d)
@@ -1079,6 +1087,16 @@ class TrytonAdapter:
             if len(rows) < self.page_size:
                 return
             last = (rows[-1]["last_modified_at"], int(rows[-1]["id"]))
+
+    def _budget(self, what: str, records: int) -> float:
+        """Time allowed for a batched write: the configured timeout plus a per-record share.
+
+        A write that times out has an unknown outcome (the next run sorts it out by
+        reference), so a batch must not be given a read's budget: confirm runs Tryton's
+        process for each sale, 0.3–0.9 s apiece and seconds when it fails (NOTES §10–11).
+        """
+        per_record = _PER_RECORD_SECONDS.get(what, 0.1)
+        return float(self.client.timeout) + per_record * records
 
     def _pid(self, model: str) -> Callable[[int], str]:
         return lambda local: m.record_id(self.store, model, local)

@@ -254,19 +254,24 @@ class TrytonClient:
             for d in self._send(f"{self.url}/rpc/", "common.db.list", [], authorization=None) or []
         ]
 
-    def call(self, method: str, params: Sequence[Any]) -> Any:
-        """Any database call with the session; logs in first, and once more on a 401."""
+    def call(self, method: str, params: Sequence[Any], *, timeout: float | None = None) -> Any:
+        """Any database call with the session; logs in first, and once more on a 401.
+
+        ``timeout`` overrides the client's for one call: a batch of confirms legitimately
+        takes longer than a read, and a write that times out has an unknown outcome.
+        """
         if not self.logged_in:
             self.login()
+        url = self._db_url()
         try:
             return self._send(
-                self._db_url(), method, list(params), authorization=self._authorization
+                url, method, list(params), authorization=self._authorization, timeout=timeout
             )
         except _SessionExpired:
             self.login()
             try:
                 return self._send(
-                    self._db_url(), method, list(params), authorization=self._authorization
+                    url, method, list(params), authorization=self._authorization, timeout=timeout
                 )
             except _SessionExpired:
                 raise AuthRejected(
@@ -278,13 +283,18 @@ class TrytonClient:
                 ) from None
 
     def model(
-        self, model: str, method: str, *args: Any, context: dict[str, Any] | None = None
+        self,
+        model: str,
+        method: str,
+        *args: Any,
+        context: dict[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> Any:
         """``model.<model>.<method>`` with the login context as the last parameter."""
         if not self.logged_in:
             self.login()
         ctx = {**self.context, **(context or {})}
-        return self.call(f"model.{model}.{method}", [*args, ctx])
+        return self.call(f"model.{model}.{method}", [*args, ctx], timeout=timeout)
 
     def search_read(
         self,
@@ -319,10 +329,12 @@ class TrytonClient:
             int(i) for i in self.model(model, "search", domain, 0, limit, [["id", "ASC"]]) or []
         ]
 
-    def create(self, model: str, values: Sequence[dict[str, Any]]) -> list[int]:
+    def create(
+        self, model: str, values: Sequence[dict[str, Any]], *, timeout: float | None = None
+    ) -> list[int]:
         if not values:
             return []
-        return [int(i) for i in self.model(model, "create", list(values))]
+        return [int(i) for i in self.model(model, "create", list(values), timeout=timeout)]
 
     def write(self, model: str, *pairs: tuple[Sequence[int], dict[str, Any]]) -> None:
         args: list[Any] = []
@@ -335,17 +347,27 @@ class TrytonClient:
         if ids:
             self.model(model, "delete", list(ids))
 
-    def button(self, model: str, name: str, ids: Sequence[int]) -> Any:
+    def button(
+        self, model: str, name: str, ids: Sequence[int], *, timeout: float | None = None
+    ) -> Any:
         if not ids:
             return None
-        return self.model(model, name, list(ids))
+        return self.model(model, name, list(ids), timeout=timeout)
 
     # ---- wire ----
 
     def _db_url(self) -> str:
         return f"{self.url}/{self.database}/rpc/"
 
-    def _send(self, url: str, method: str, params: list[Any], *, authorization: str | None) -> Any:
+    def _send(
+        self,
+        url: str,
+        method: str,
+        params: list[Any],
+        *,
+        authorization: str | None,
+        timeout: float | None = None,
+    ) -> Any:
         is_read = method in _READ_CALLS or method.rsplit(".", 1)[-1] in _READ_METHODS
         request_id = next(self._ids)
         body = encode({"id": request_id, "method": method, "params": params})
@@ -353,27 +375,30 @@ class TrytonClient:
         if authorization:
             headers["Authorization"] = authorization
         attempts = 1 + (self.read_retries if is_read else 0)
+        limit = timeout or self.timeout
         for attempt in range(attempts):
             self.calls += 1
             if not is_read:
                 self.writes += 1
             try:
                 response = self.http.post(
-                    url, data=body.encode("utf-8"), headers=headers, timeout=self.timeout
+                    url, data=body.encode("utf-8"), headers=headers, timeout=limit
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt + 1 < attempts:
                     time.sleep(self.retry_backoff * (2**attempt))
                     continue
-                raise self._transport_error(method, exc, is_read) from exc
+                raise self._transport_error(method, exc, is_read, limit) from exc
             return self._unwrap(response, method, request_id)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
-    def _transport_error(self, method: str, exc: Exception, is_read: bool) -> VinculoError:
+    def _transport_error(
+        self, method: str, exc: Exception, is_read: bool, limit: float
+    ) -> VinculoError:
         where = redact_url(self.url)
         if isinstance(exc, requests.ReadTimeout) and not is_read:
             return PlatformUnavailable(
-                f"no answer from Tryton at {where} within {self.timeout:g}s to {method}; the write may have been applied",
+                f"no answer from Tryton at {where} within {limit:g}s to {method}; the write may have been applied",
                 platform=PLATFORM,
                 obj=method,
                 reference="tryton-write-outcome-unknown",
@@ -381,7 +406,7 @@ class TrytonClient:
             )
         if isinstance(exc, requests.ReadTimeout):
             return PlatformUnavailable(
-                f"Tryton at {where} did not answer {method} within {self.timeout:g}s",
+                f"Tryton at {where} did not answer {method} within {limit:g}s",
                 platform=PLATFORM,
                 obj=method,
                 reference="tryton-timeout",

@@ -135,7 +135,10 @@ def test_unknown_sku_is_quarantined_and_the_rest_of_the_batch_lands(tryton) -> N
     assert f"GHOST-{t}" in r2.error.message and r2.platform_id is None
     assert tryton.admin().search("sale.sale", [["reference", "=", bad.id]]) == []
     # planned before parties are resolved: the held order leaves no party behind either
-    assert tryton.admin().search("party.contact_mechanism", [["value", "=", f"x.{t}@example.com"]]) == []
+    assert (
+        tryton.admin().search("party.contact_mechanism", [["value", "=", f"x.{t}@example.com"]])
+        == []
+    )
 
 
 def test_unknown_sku_is_created_when_configured(tryton) -> None:
