@@ -4,6 +4,11 @@ No database, network, clock or adapter code is imported here: only the standard 
 pydantic, :mod:`connector.domain` and :mod:`connector.errors`. Every event carries its own time,
 so the same inputs give the same entries on any machine, on any day, however often replayed.
 
+Modules: ``program`` (versioned configuration, :func:`load_program`), ``events`` (event values and
+:func:`events_from_order`), ``ledger`` (:class:`Entry`, :class:`Account` and its fold), ``engine``
+(:func:`apply`, :func:`preview`), ``run``/``handlers`` (what an apply does), ``earn``, ``tiers``,
+``snapshot`` (§5.13), ``codes`` (:func:`reward_code`), ``rebuild`` (:func:`verify`), ``localtime``.
+
 Using it (what the persistence layer and the CLI do)
 -----------------------------------------------------
 
@@ -12,53 +17,65 @@ Using it (what the persistence layer and the CLI do)
        program = load_program(yaml.safe_load(text), source="config/loyalty.yaml",
                               code_secret=os.environ["VINCULO_LOYALTY_SECRET"])
 
-   ``code_secret`` keys the reward-code hash; it never comes from the YAML. A bad file raises
-   :class:`~connector.errors.ProgramError` naming the file and the key path.
-   ``program.with_version({...})`` appends a version (partial override with ``effective_from``).
+   The YAML is LOYALTY.md §5.15 plus ``timezone`` (default Europe/Madrid), per-currency
+   ``earn.rates`` (``earn.rate`` is shorthand for the program currency), ``earn.bonuses`` /
+   ``campaigns`` / ``first_order_bonus`` / ``min_order``, ``auto_issue`` and ``versions`` (partial
+   overrides with ``effective_from``). ``code_secret`` keys the reward-code hash and never comes
+   from the YAML. A bad file raises :class:`~connector.errors.ProgramError` naming the file and the
+   key path. ``program.with_version({...})`` appends a version; orders are priced by the version
+   in force at their ``placed_at``, and the rate used is stored on the entry.
 
 2. Per customer, rebuild the account from stored entries (or keep it cached)::
 
        account = Account.from_entries(customer_id, [Entry.from_dict(row) for row in rows])
 
+   ``rows`` in the order they were written (an autoincrement column). ``Entry`` fields:
+   entry_id, source_key (UNIQUE), customer_id, kind, points, bucket, effective_at, recorded_at,
+   explanation, from_bucket, batch_id, allocations, store, order_ref, rule_version, rate, basis,
+   currency, available_at, expires_at, reverses, meta (JSON). ``entry.net`` is its contribution to
+   ``pending + available - debt``.
+
 3. Turn store facts into events and apply them::
 
        for event in events_from_order(order, store="woo:main", observed_at=now):
            outcome = apply(program, account, event)
-           # one transaction: INSERT outcome.entries (entry.to_dict(); source_key UNIQUE),
-           #                  INSERT outcome.perks into the outbox (perk.key UNIQUE)
+           # one transaction: INSERT outcome.entries (entry.to_dict()),
+           #                  INSERT outcome.perks into the outbox (command.key UNIQUE)
 
    ``apply`` mutates ``account`` in place (by folding the new entries) and returns
    :class:`Outcome` ``(entries, perks, account, warnings)``. If the transaction fails, drop the
    account and rebuild it from storage. A rejected request raises a
    :class:`~connector.errors.LoyaltyError` (``UnknownReward``, ``InsufficientPoints``,
-   ``NoRateForCurrency``, ``UnknownCustomer`` with reference ``redeem-without-email``, …) and leaves
-   the account untouched: nothing to store.
+   ``NoRateForCurrency``, ``UnknownCustomer`` with reference ``redeem-without-email``, ``ProgramError``
+   ``reward-secret-missing``, ``LoyaltyError`` ``reward-tier-restricted`` / ``adjust-reason-missing``
+   / ``reward-not-voidable``) and leaves the account untouched: nothing to store.
    Replaying an event whose source key is already stored returns an empty Outcome.
    ``TimePassed(at)`` is the 00:00 sweep: releases, expiries, reward expiry, notices, tier checks.
 
 4. CLI building blocks: ``balance`` = :meth:`Account.balance` and :func:`snapshot`; ``history`` =
    ``account.entries`` (each with ``explanation``); ``adjust`` = ``apply(..., ManualAdjustment(...))``;
    ``redeem`` = ``apply(..., Redeem(...))`` (the IssueCoupon perk carries the code);
-   ``rebuild`` = :func:`verify` (entries + the stored balance row → :class:`RebuildReport`).
+   ``rebuild`` = :func:`verify` (entries + the stored balance row -> :class:`RebuildReport`).
 
 Source keys (unique per program; ``entry_id`` = ``"e" + blake2b(source_key)``):
 
-=========================================  ==================================================
-``<store>:order:<id>:earn``                EARN (``…:bonus:<rule>`` BONUS, released with it)
-``<store>:order:<id>:clock``               SCHEDULE (delivery/completion fixes available_at)
-``<store>:order:<id>:refund:<rid>:reverse`` REVERSE (+ ``:debt`` DEBT / ``:shortfall`` SHORTFALL)
-``<store>:order:<id>:cancel:reverse``      REVERSE for a cancellation
-``batch:<batch_id>:release|expire``        RELEASE / EXPIRE (``…:release:settle`` DEBT_SETTLE)
-``redemption:<id>:redeem|used|expired|void|restore``  REDEEM / REWARD records / RESTORE
-``adjust:<key>``                           ADJUST;  ``<guard key>`` BONUS from BonusGranted
-``tier:<customer>:<instant>:<tier>``       TIER record
-``notice:<customer>:<expiry day>:<days>``  NOTICE record ("105 points expire on 30 August 2026")
-=========================================  ==================================================
+==============================================  ================================================
+``<store>:order:<id>:earn``                     EARN (``…:bonus:<rule>`` BONUS, released with it)
+``<store>:order:<id>:clock``                    SCHEDULE (delivery fixes available_at)
+``<store>:order:<id>:refund:<rid>:reverse``     REVERSE (+ ``:debt`` DEBT, ``:shortfall`` SHORTFALL)
+``<store>:order:<id>:cancel:reverse``           REVERSE for a cancellation
+``batch:<batch_id>:release`` / ``:expire``      RELEASE / EXPIRE (``…:release:settle`` DEBT_SETTLE)
+``redemption:<id>:redeem|used|expired|void``    REDEEM / REWARD records
+``redemption:<id>:restore`` (``:expire``)       RESTORE (and the re-expiry of expired batches)
+``adjust:<key>``; ``<guard key>``               ADJUST; BONUS from BonusGranted
+``tier:<customer>:<instant>:<tier>``            TIER record
+``notice:<customer>:<expiry day>:<days>``       NOTICE ("105 points expire on 30 August 2026")
+==============================================  ================================================
 
 Perks are :class:`PerkCommand` ``(perk, store)``: ``IssueCoupon`` (key ``redemption:<id>``, code
-from :func:`reward_code`, ``store`` = the redeeming store), ``SetTier`` (tags) and
-``PublishLoyalty`` (snapshot of LOYALTY.md §5.13; key = customer + digest of the snapshot), the
-latter two with ``store=None`` meaning every store the customer is known on.
+from :func:`reward_code`, ``store`` = the redeeming store), ``SetTier`` (tier tags) and
+``PublishLoyalty`` (the §5.13 snapshot; key ``publish:<customer>:<last entry id>``), the last two
+with ``store=None`` meaning every store the customer is known on.
 """
 
 from connector.loyalty.codes import reward_code
