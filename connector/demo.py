@@ -182,9 +182,9 @@ def run_demo(
             )
         erp_root = workdir / "erp"
         if erp_kind == "tryton":
-            from adapters.tryton.local import start_local_tryton
+            from adapters.tryton.local import local_tryton
 
-            tryton = stack.enter_context(start_local_tryton(workdir / "tryton"))
+            tryton = stack.enter_context(local_tryton(workdir / "tryton", cache_dir=Path.home() / ".cache" / "vinculo" / "tryton"))
             os.environ["VINCULO_DEMO_TRYTON_PASSWORD"] = tryton.password
             erp: dict[str, Any] = {
                 "platform": "tryton",

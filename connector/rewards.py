@@ -147,7 +147,11 @@ class LoyaltyBridge:
             return 0
         ledger.append(session, customer_id, [e.to_dict() for e in new], start_seq=start)
         self._save_balance(session, account)
-        return self._enqueue(session, customer_id, perks)
+        queued = self._enqueue(session, customer_id, perks)
+        # The sync engine iterates a page without autoflush; the next event of this customer in
+        # the same page must see these rows (entry count, balance row, outbox keys).
+        session.flush()
+        return queued
 
     def _save_balance(self, session: Session, account: Account) -> None:
         ledger.save_balance(

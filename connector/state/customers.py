@@ -106,6 +106,7 @@ def link(
         updated_at=stamp,
     )
     session.add(row)
+    session.flush()  # later lookups in the same page (autoflush off) must find it
     return row
 
 

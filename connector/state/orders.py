@@ -59,12 +59,10 @@ def upsert(session: Session, order: Order, *, source: str, vinculo_id: str | Non
     return row
 
 
-def mark_exported(session: Session, platform_id: str, *, digest: str, erp_ref: str | None) -> None:
-    row = session.get(OrderMirror, platform_id)
-    if row is not None:
-        row.exported_digest = digest
-        row.exported_at = now()
-        row.erp_ref = erp_ref
+def mark_exported(row: OrderMirror, *, digest: str, erp_ref: str | None) -> None:
+    row.exported_digest = digest
+    row.exported_at = now()
+    row.erp_ref = erp_ref
 
 
 def counts(session: Session) -> dict[str, int]:

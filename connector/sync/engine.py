@@ -17,10 +17,10 @@ from __future__ import annotations
 import os
 import socket
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -37,6 +37,7 @@ from connector.state.models import DeadLetter
 from connector.sync.conflicts import Policy, to_customer
 from connector.sync.identity import guest_id, mark_written, resolve
 
+T = TypeVar("T")
 EXPORTABLE = {OrderStatus.PAID, OrderStatus.COMPLETED, OrderStatus.REFUNDED, OrderStatus.CANCELLED}
 
 
@@ -189,7 +190,7 @@ class SyncEngine:
         with self.db.transaction() as s:
             self._quarantine(s, source, "customers", page.rejected, stats)
             parked = quarantine.open_refs(s, source, "customers")
-            for customer in page.items:
+            for customer in _no_autoflush(s, page.items):
                 stats.counts["customers_seen"] += 1
                 res = resolve(s, customer, source=source, side=side, policies=self.policies, at=now())
                 if res.matched_by == "new":
@@ -268,7 +269,7 @@ class SyncEngine:
             self._quarantine(s, key, "orders", page.rejected, stats)
             parked = quarantine.open_refs(s, key, "orders")
             mirrors = orders_repo.get_many(s, (o.id for o in page.items))
-            for order in page.items:
+            for order in _no_autoflush(s, page.items):
                 stats.counts["orders_seen"] += 1
                 digest = self._digest(order)
                 mirror = mirrors.get(order.id)
@@ -326,11 +327,14 @@ class SyncEngine:
             return
         erp = self.erp
         results = erp.export_orders(orders)
-        with self.db.transaction() as s:
+        with self.db.transaction() as s, s.no_autoflush:
             parked = quarantine.open_refs(s, erp.store, "order-exports")
+            mirrors = orders_repo.get_many(s, (o.id for o in orders))
             for order, result in zip(orders, results, strict=True):
                 if result.ok:
-                    orders_repo.mark_exported(s, order.id, digest=self._digest(order), erp_ref=result.platform_id)
+                    mirror = mirrors.get(order.id)
+                    if mirror is not None:
+                        orders_repo.mark_exported(mirror, digest=self._digest(order), erp_ref=result.platform_id)
                     if order.id in parked:
                         quarantine.resolve(s, source=erp.store, stream="order-exports", record_ref=order.id)
                     stats.counts["orders_exported"] += 1
@@ -527,3 +531,12 @@ class SyncEngine:
         quarantine.put(s, source=source, stream=stream, record_ref=ref, error=error, payload=payload)
         stats.counts["quarantined"] += 1
 
+
+def _no_autoflush(session: Session, items: Iterable[T]) -> Iterator[T]:
+    """Iterate a page without a flush before every lookup (the cost of a page was mostly that).
+
+    Identity resolution flushes explicitly whenever it creates a record or a mapping, so later
+    lookups in the same page still see everything they must.
+    """
+    with session.no_autoflush:
+        yield from items

@@ -202,3 +202,29 @@ def test_sigkill_between_store_call_and_commit_still_makes_exactly_one_coupon(
         rt.close()
     assert stats.counts["requeued"] >= 1
     assert len(coupons_with_code(woo_sim, coupon.code)) == 1  # still exactly one
+
+
+def test_several_orders_of_one_person_in_one_page_earn_once_each(woo_sim: WooSimulator, tmp_path: Path) -> None:
+    product = woo_sim.create_product(name="Mug", sku="MUG-1", regular_price="10.00")
+    registered = woo_sim.create_customer(email="reg@example.com", first_name="Reg")
+    for qty in (1, 2, 3):
+        woo_sim.create_order(
+            customer_id=registered["id"], billing={"email": "reg@example.com"},
+            line_items=[{"product_id": product["id"], "quantity": qty}], set_paid=True,
+        )
+        woo_sim.create_order(
+            billing={"email": "guest@example.com"},
+            line_items=[{"product_id": product["id"], "quantity": qty}], set_paid=True,
+        )
+    config = write_config(tmp_path, woo_sim)
+    rt = runtime(config, woo_sim)
+    try:
+        stats = rt.engine.sync_store("main", full=True)
+        reg = rt.loyalty.balance(rt.db, "reg@example.com")
+        guest = rt.loyalty.balance(rt.db, "guest@example.com")
+    finally:
+        rt.close()
+    assert stats.counts["orders_new"] == 6
+    # (1 + 2 + 3) x 10.00 EUR = 60.00 EUR -> 300 pending points for each person
+    assert reg["pending"] == 300
+    assert guest["pending"] == 300
