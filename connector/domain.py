@@ -424,7 +424,11 @@ class PublishLoyalty:
 
 @dataclass(frozen=True, slots=True)
 class SetTier:
-    """Tag the customer with exactly one tier tag (previous ones removed)."""
+    """Tag the customer with exactly one tier tag (previous ones removed).
+
+    ``tier`` and ``all_tiers`` are tags as the program names them (``vinculo-tier-<name>`` unless
+    a level sets its own ``tag``); stores without tags keep the value in customer meta.
+    """
 
     key: str
     customer_id: str

@@ -33,8 +33,14 @@ def iso(value: datetime) -> str:
 
 
 def tier_tag(tier: str) -> str:
-    """``Gold Plus`` → ``vinculo-tier-gold-plus`` (Shopify tags compare case-insensitively)."""
+    """``Gold Plus`` → ``vinculo-tier-gold-plus`` (Shopify tags compare case-insensitively).
+
+    The loyalty engine already sends the full tag (a program may name its own tags), so a value
+    that carries the prefix is kept as it is instead of being prefixed twice.
+    """
     slug = re.sub(r"[^a-z0-9]+", "-", tier.strip().lower()).strip("-")
+    if slug.startswith(TIER_TAG_PREFIX):
+        return slug
     if not slug:
         raise InvalidValue(f"tier name {tier!r} gives an empty tag", reference="shopify-tier-invalid",
                            platform="shopify")
