@@ -9,21 +9,9 @@ import pytest
 
 from connector.domain import OrderStatus
 
-from .factories import eur, line, order, tag
+from .factories import eur, line, order, ship, tag
 
 pytestmark = [pytest.mark.tryton, pytest.mark.slow]
-
-
-def _ship(admin, sale_id: int, tracking: str = "") -> None:
-    """The warehouse steps of NOTES §7.4, as a Tryton user would click them."""
-    [sale] = admin.read("sale.sale", [sale_id], ["shipments"])
-    shipments = sale["shipments"]
-    admin.button("stock.shipment.out", "assign_force", shipments)
-    admin.button("stock.shipment.out", "pick", shipments)
-    admin.button("stock.shipment.out", "pack", shipments)
-    if tracking:
-        admin.write("stock.shipment.out", (shipments, {"reference": tracking}))
-    admin.button("stock.shipment.out", "do", shipments)
 
 
 def _fulfilments(adapter, since):
@@ -51,7 +39,7 @@ def test_shipment_done_is_reported_as_a_fulfilment_with_tracking(tryton) -> None
     found, _pages = _fulfilments(adapter, since)
     assert o.id not in found  # confirmed, shipment waiting: nothing to tell the store yet
 
-    _ship(tryton.admin(), sale_id, tracking=f"TRACK-{t}")
+    ship(tryton.admin(), sale_id, tracking=f"TRACK-{t}")
     found, pages = _fulfilments(adapter, since)
     f = found[o.id]
     assert f.tracking_number == f"TRACK-{t}"
@@ -90,7 +78,7 @@ def test_in_store_sale_is_pulled_for_loyalty_and_store_orders_are_not(tryton) ->
     }])  # fmt: skip
     admin.button("sale.sale", "quote", [counter])
     admin.button("sale.sale", "confirm", [counter])
-    _ship(admin, counter)
+    ship(admin, counter)
 
     pulled = {o.id: o for p in adapter.pull_sales(since) for o in p.items}
     assert res.platform_id not in pulled
