@@ -169,8 +169,8 @@ def load(config_path: str) -> Config:
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     t = Table(title=title, title_justify="left")
-    for col in columns:
-        t.add_column(col)
+    for i, col in enumerate(columns):
+        t.add_column(col, no_wrap=i == 0)
     for row in rows:
         t.add_row(*[str(v) for v in row])
     return t

@@ -85,6 +85,12 @@ def _shopify(customers: int, orders: int) -> Iterator[Any]:
         yield sim
 
 
+def _shopify_schema_available() -> bool:
+    from adapters.shopify.simulator.schema import schema_path
+
+    return schema_path().is_file()
+
+
 def _drop_erp_files(root: Path, existing_email: str | None, shipped_order: str | None, now: datetime) -> None:
     """What a legacy ERP would leave in its folders during a day."""
     customers = root / "inbox" / "customers"
@@ -168,6 +174,13 @@ def run_demo(
             }
         ]
         shop = None
+        skipped: list[str] = []
+        if with_shopify and not _shopify_schema_available():
+            with_shopify = False
+            skipped.append(
+                "Shopify simulator skipped: it validates every query against the Admin API schema, "
+                "which was not found (set VINCULO_SHOPIFY_SCHEMA to admin-2026-01.graphql)"
+            )
         if with_shopify:
             shop = stack.enter_context(_shopify(max(10, customers // 2), max(20, orders // 2)))
             os.environ["VINCULO_DEMO_SHOPIFY_TOKEN"] = shop.access_token
@@ -243,6 +256,8 @@ def run_demo(
             store_calls_second_run=writes,
         )
         result.summary = _summary(rt, redeemed)
+        if skipped:
+            result.summary["skipped"] = skipped
         if not keep:
             result.summary["note"] = "temporary folder removed; pass --dir to keep it"
         return result

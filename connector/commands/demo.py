@@ -72,28 +72,27 @@ def _as_json(r: DemoResult) -> dict[str, Any]:
 
 def render(env: Env, r: DemoResult) -> None:
     keys = [
-        "customers_seen",
-        "customers_new",
-        "orders_seen",
-        "orders_new",
-        "orders_exported",
-        "sales_new",
-        "orders_completed",
-        "perks_queued",
-        "quarantined",
+        ("customers_seen", "customers read"),
+        ("customers_new", "new customers"),
+        ("orders_seen", "orders read"),
+        ("orders_new", "new orders"),
+        ("orders_exported", "orders sent to ERP"),
+        ("sales_new", "ERP-only sales"),
+        ("orders_completed", "completed by ERP shipment"),
+        ("perks_queued", "perks queued"),
+        ("quarantined", "records quarantined"),
     ]
+    columns = [
+        "",
+        *[f"1st run {s.source}" for s in r.first],
+        *[f"2nd run {s.source}" for s in r.second],
+    ]
+    runs = [*r.first, *r.second]
     env.out.print(
         table(
-            "first run",
-            ["source", *keys],
-            [[s.source, *[s.counts[k] for k in keys]] for s in r.first],
-        )
-    )
-    env.out.print(
-        table(
-            "second run (nothing changed)",
-            ["source", *keys],
-            [[s.source, *[s.counts[k] for k in keys]] for s in r.second],
+            "sync runs (the second run finds nothing new)",
+            columns,
+            [[label, *[s.counts[k] for s in runs]] for k, label in keys],
         )
     )
     env.out.print(
@@ -142,6 +141,8 @@ def render(env: Env, r: DemoResult) -> None:
         env.out.print(
             "ERP folder: " + ", ".join(r.erp_files[:8]) + (" …" if len(r.erp_files) > 8 else "")
         )
+    for note in r.summary.get("skipped", []):
+        env.out.print(f"note: {note}")
     env.out.print(
         f"workdir: {r.workdir} " + (f"({r.summary['note']})" if r.summary.get("note") else "")
     )
