@@ -51,6 +51,9 @@ Using it (what the persistence layer and the CLI do)
    / ``reward-not-voidable``) and leaves the account untouched: nothing to store.
    Replaying an event whose source key is already stored returns an empty Outcome.
    ``TimePassed(at)`` is the 00:00 sweep: releases, expiries, reward expiry, notices, tier checks.
+   ``apply_many(program, account, events)`` applies several events of one customer all or
+   nothing and publishes the snapshot once, as of the last event that wrote entries (what a sync
+   page or a backfill should use: the per-event snapshot is a large share of an event's cost).
 
 4. CLI building blocks: ``balance`` = :meth:`Account.balance` and :func:`snapshot`; ``history`` =
    ``account.entries`` (each with ``explanation``); ``adjust`` = ``apply(..., ManualAdjustment(...))``;
@@ -80,7 +83,7 @@ with ``store=None`` meaning every store the customer is known on.
 
 from connector.loyalty.codes import reward_code
 from connector.loyalty.earn import EarnQuote
-from connector.loyalty.engine import Outcome, PerkCommand, apply, order_ref, preview
+from connector.loyalty.engine import Outcome, PerkCommand, apply, apply_many, order_ref, preview
 from connector.loyalty.events import (
     BonusGranted,
     CouponUsed,
@@ -141,6 +144,7 @@ __all__ = [
     "Rules",
     "TimePassed",
     "apply",
+    "apply_many",
     "entry_id_for",
     "events_from_order",
     "load_program",

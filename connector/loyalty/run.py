@@ -112,27 +112,35 @@ class Run:
         return entry
 
     def outcome(self, had_entries: bool, tier_before: str | None) -> Outcome:
-        account = self.account
+        perks = self.perks
         if self.entries:
-            program = self.program
-            rules = program.at(self.at)
-            if rules.tiers is not None and (account.tier != tier_before or not had_entries):
-                level = rules.level(account.tier) or rules.tiers.levels[0]
-                self.perks.append(
-                    PerkCommand(
-                        SetTier(
-                            key=f"tier:{self.cid}:{level.name}:{self.at.isoformat()}",
-                            customer_id=self.cid,
-                            tier=level.tag,
-                            all_tiers=tuple(lv.tag for lv in rules.tiers.levels),
-                        )
+            perks = perks + self.publish(had_entries, tier_before)
+        return Outcome(tuple(self.entries), tuple(perks), self.account, tuple(self.warnings))
+
+    def publish(self, had_entries: bool, tier_before: str | None) -> list[PerkCommand]:
+        """The tier tags (when the tier changed, or on the first entry) and the §5.13 snapshot,
+        as of this run's event; only called for a run that wrote entries."""
+        account = self.account
+        program = self.program
+        out: list[PerkCommand] = []
+        rules = program.at(self.at)
+        if rules.tiers is not None and (account.tier != tier_before or not had_entries):
+            level = rules.level(account.tier) or rules.tiers.levels[0]
+            out.append(
+                PerkCommand(
+                    SetTier(
+                        key=f"tier:{self.cid}:{level.name}:{self.at.isoformat()}",
+                        customer_id=self.cid,
+                        tier=level.tag,
+                        all_tiers=tuple(lv.tag for lv in rules.tiers.levels),
                     )
                 )
-            # keyed by the last entry it reflects: deterministic, and one per change
-            key = f"publish:{self.cid}:{self.entries[-1].entry_id}"
-            snap = snapshot(program, account, self.at)
-            self.perks.append(PerkCommand(PublishLoyalty(key=key, customer_id=self.cid, snapshot=snap)))
-        return Outcome(tuple(self.entries), tuple(self.perks), account, tuple(self.warnings))
+            )
+        # keyed by the last entry it reflects: deterministic, and one per change
+        key = f"publish:{self.cid}:{self.entries[-1].entry_id}"
+        snap = snapshot(program, account, self.at)
+        out.append(PerkCommand(PublishLoyalty(key=key, customer_id=self.cid, snapshot=snap)))
+        return out
 
     # --- sweep ---------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from functools import lru_cache
 from typing import Any
 
 from connector.loyalty.earn import round_points, tier_level
@@ -19,8 +20,11 @@ from connector.loyalty.program import Program, Reward, Rules
 _CENT = Decimal("0.01")
 
 
+@lru_cache(maxsize=1 << 14)
 def spend_for_points(points: int, rate: Decimal, rounding: str) -> Decimal | None:
-    """Smallest amount S in cents with ``round(rate × S) ≥ points`` (None if rate is 0)."""
+    """Smallest amount S in cents with ``round(rate × S) ≥ points`` (None if rate is 0).
+
+    Memoised: a pure function of a few small values, asked twice for every published snapshot."""
     if points <= 0:
         return Decimal("0.00")
     if rate <= 0:
