@@ -99,3 +99,42 @@ def test_store_order_to_tryton_and_back_releases_points_after_the_window(
     # 40.00 EUR before tax -> +200 points, pending (the sale is done: its clock starts now)
     assert bridge.balance(db, email)["pending"] == 200
     db.dispose()
+
+
+def test_customers_flow_both_ways_with_the_conflict_policy_and_no_ping_pong(
+    tryton: Any, woo_sim: WooSimulator, tmp_path: Path
+) -> None:
+    t = tag()
+    email = f"pablo.{t}@example.com"
+    made = woo_sim.create_customer(
+        email=email, first_name="Pablo", last_name="Sanz",
+        billing={"first_name": "Pablo", "last_name": "Sanz", "address_1": "Calle Sol 4", "city": "Sevilla",
+                 "postcode": "41001", "country": "ES", "email": email},
+    )
+    store = WooCommerceAdapter(store="main", url=woo_sim.url, consumer_key=woo_sim.consumer_key,
+                               consumer_secret=woo_sim.consumer_secret)
+    erp = tryton.adapter()
+    db = Database(f"sqlite:///{tmp_path / 'state.db'}")
+    engine = SyncEngine(db, {"main": store}, erp)
+
+    engine.sync_store("main", full=True)  # the store customer becomes a Tryton party
+    admin = tryton.admin()
+    [party] = admin.search("party.party", [["contact_mechanisms.value", "=", email]])
+    [row] = admin.read("party.party", [party], ["name", "addresses"])
+    assert row["name"] == "Pablo Sanz"
+
+    # The ERP corrects the billing address (the ERP owns billing data).
+    [address] = row["addresses"]
+    admin.write("party.address", ([address], {"street": "Avenida Luna 9", "city": "Córdoba", "postal_code": "14001"}))
+    engine.sync_erp()
+    billing = woo_sim.get_customer(made["id"])["billing"]
+    assert (billing["address_1"], billing["city"]) == ("Avenida Luna 9", "Córdoba")
+
+    # Both sides now agree: another round trip writes nothing anywhere.
+    woo_sim.reset_counts()
+    writes_before = erp.client.writes
+    engine.sync_store("main", full=True)
+    engine.sync_erp()
+    assert sum(n for (method, _), n in woo_sim.counts.items() if method != "GET") == 0
+    assert erp.client.writes == writes_before
+    db.dispose()
