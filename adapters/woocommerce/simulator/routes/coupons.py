@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import coupons as ops
 from .. import shapes
@@ -10,16 +10,13 @@ from ..store import Coupon
 from .base import (
     Req,
     Resp,
-    batch,
-    bool_param,
     collection_response,
-    created,
     enum_param,
     fields_filter,
     ids_param,
     paging,
-    route,
 )
+from .crud import Crud, plain
 from .orders import ORDERBY, _date_filters
 
 if TYPE_CHECKING:
@@ -63,44 +60,5 @@ def list_coupons(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
     return collection_response(sim, req, items, len(candidates), pg, recount=True)
 
 
-def get_coupon(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
-    return Resp(200, fields_filter(req, shapes.coupon(sim.ctx, ops.get(sim.shop, int(g["id"])))))
-
-
-def create_coupon(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
-    c = ops.create(sim.shop, req.data())
-    return created(shapes.coupon(sim.ctx, c), f"{sim.ctx.api}/coupons/{c.id}")
-
-
-def update_coupon(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
-    return Resp(200, shapes.coupon(sim.ctx, ops.update(sim.shop, int(g["id"]), req.data())))
-
-
-def delete_coupon(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
-    c = ops.delete(sim.shop, int(g["id"]), bool_param(req, "force"))
-    return Resp(200, shapes.coupon(sim.ctx, c))
-
-
-def batch_coupons(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
-    shop, ctx = sim.shop, sim.ctx
-
-    def create(d: dict[str, Any]) -> dict[str, Any]:
-        return shapes.coupon(ctx, ops.create(shop, d))
-
-    def update(i: int, d: dict[str, Any]) -> dict[str, Any]:
-        return shapes.coupon(ctx, ops.update(shop, i, d))
-
-    def delete(i: int) -> dict[str, Any]:
-        return shapes.coupon(ctx, ops.delete(shop, i, True))
-
-    return batch(req, create, update, delete)
-
-
-ROUTES = [
-    route("coupons", "GET, POST", "collection", "coupons", get=list_coupons, post=create_coupon),
-    route("coupons/batch", "POST, PUT, PATCH", "batch", "coupons", post=batch_coupons,
-          put=batch_coupons, patch=batch_coupons),
-    route(r"coupons/(?P<id>\d+)", "GET, POST, PUT, PATCH, DELETE", "item", "coupons",
-          get=get_coupon, post=update_coupon, put=update_coupon, patch=update_coupon,
-          delete=delete_coupon),
-]
+CRUD = Crud("coupons", ops.get, ops.create, ops.update, ops.delete, plain(shapes.coupon))
+ROUTES = CRUD.routes(list_coupons)

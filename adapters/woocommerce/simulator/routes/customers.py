@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import customers as ops
 from .. import shapes
 from .base import (
     Req,
     Resp,
-    batch,
-    bool_param,
     collection_response,
-    created,
     enum_param,
     fields_filter,
     ids_param,
     paging,
-    route,
 )
+from .crud import Crud, plain
 
 if TYPE_CHECKING:
     from ..sim import WooSimulator
@@ -61,45 +58,5 @@ def list_customers(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
     return collection_response(sim, req, items, len(candidates), pg, recount=True)
 
 
-def get_customer(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
-    return Resp(200, fields_filter(req, shapes.customer(sim.ctx, ops.get(sim.shop, int(g["id"])))))
-
-
-def create_customer(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
-    c = ops.create(sim.shop, req.data())
-    return created(shapes.customer(sim.ctx, c), f"{sim.ctx.api}/customers/{c.id}")
-
-
-def update_customer(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
-    return Resp(200, shapes.customer(sim.ctx, ops.update(sim.shop, int(g["id"]), req.data())))
-
-
-def delete_customer(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
-    c = ops.delete(sim.shop, int(g["id"]), bool_param(req, "force"))
-    return Resp(200, shapes.customer(sim.ctx, c))
-
-
-def batch_customers(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
-    shop, ctx = sim.shop, sim.ctx
-
-    def create(d: dict[str, Any]) -> dict[str, Any]:
-        return shapes.customer(ctx, ops.create(shop, d))
-
-    def update(i: int, d: dict[str, Any]) -> dict[str, Any]:
-        return shapes.customer(ctx, ops.update(shop, i, d))
-
-    def delete(i: int) -> dict[str, Any]:
-        return shapes.customer(ctx, ops.delete(shop, i, True))
-
-    return batch(req, create, update, delete)
-
-
-ROUTES = [
-    route("customers", "GET, POST", "collection", "customers", get=list_customers,
-          post=create_customer),
-    route("customers/batch", "POST, PUT, PATCH", "batch", "customers", post=batch_customers,
-          put=batch_customers, patch=batch_customers),
-    route(r"customers/(?P<id>\d+)", "GET, POST, PUT, PATCH, DELETE", "item", "customers",
-          get=get_customer, post=update_customer, put=update_customer, patch=update_customer,
-          delete=delete_customer),
-]
+CRUD = Crud("customers", ops.get, ops.create, ops.update, ops.delete, plain(shapes.customer))
+ROUTES = CRUD.routes(list_customers)

@@ -15,7 +15,6 @@ from .base import (
     Req,
     Resp,
     as_list,
-    batch,
     bool_param,
     collection_response,
     created,
@@ -28,6 +27,7 @@ from .base import (
     paging,
     route,
 )
+from .crud import Crud
 
 if TYPE_CHECKING:
     from ..sim import WooSimulator
@@ -157,39 +157,8 @@ def _matches(o: Order, term: str) -> bool:
     return term in hay
 
 
-def get_order(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
-    o = ops.get(sim.shop, int(g["id"]))
-    return Resp(200, fields_filter(req, render(sim, o, req)))
-
-
-def create_order(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
-    o = ops.create(sim.shop, req.data())
-    return created(render(sim, o, req), f"{sim.ctx.api}/orders/{o.id}")
-
-
-def update_order(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
-    o = ops.update(sim.shop, int(g["id"]), req.data())
-    return Resp(200, render(sim, o, req))
-
-
-def delete_order(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
-    o = ops.get(sim.shop, int(g["id"]))
-    before = render(sim, o, req)
-    force = bool_param(req, "force")
-    o = ops.delete(sim.shop, o.id, force)
-    return Resp(200, before if force else render(sim, o, req))
-
-
-def batch_orders(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
-    shop = sim.shop
-
-    def delete(i: int) -> dict[str, Any]:
-        body = render(sim, ops.get(shop, i))
-        ops.delete(shop, i, True)
-        return body
-
-    return batch(req, lambda d: render(sim, ops.create(shop, d)),
-                 lambda i, d: render(sim, ops.update(shop, i, d)), delete)
+CRUD = Crud("orders", ops.get, ops.create, ops.update, ops.delete, render,
+            render_before_delete=True)
 
 
 # ---- notes -------------------------------------------------------------------------------------
@@ -288,13 +257,8 @@ def delete_refund(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
     return Resp(200, shapes.refund(sim.ctx, r, _dp(req)))
 
 
-ITEM = "GET, POST, PUT, PATCH, DELETE"
 ROUTES = [
-    route("orders", "GET, POST", "collection", "orders", get=list_orders, post=create_order),
-    route("orders/batch", "POST, PUT, PATCH", "batch", "orders", post=batch_orders,
-          put=batch_orders, patch=batch_orders),
-    route(r"orders/(?P<id>\d+)", ITEM, "item", "orders", get=get_order, post=update_order,
-          put=update_order, patch=update_order, delete=delete_order),
+    *CRUD.routes(list_orders),
     route(r"orders/(?P<id>\d+)/notes", "GET, POST", "collection", "notes", get=list_notes,
           post=create_note),
     route(r"orders/(?P<id>\d+)/notes/(?P<sub>\d+)", "GET, DELETE", "item", "notes",

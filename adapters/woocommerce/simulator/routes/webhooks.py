@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import shapes
 from .. import webhooks as ops
+from ..store import Webhook
 from .base import (
     Req,
     Resp,
-    batch,
-    bool_param,
     collection_response,
-    created,
     enum_param,
     fields_filter,
     ids_param,
     paging,
-    route,
 )
+from .crud import Crud, plain
 
 if TYPE_CHECKING:
     from ..sim import WooSimulator
@@ -51,53 +49,10 @@ def list_webhooks(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
     return collection_response(sim, req, items, len(hooks), pg, recount=True)
 
 
-def get_webhook(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
-    return Resp(200, fields_filter(req, shapes.webhook(sim.ctx, ops.get(sim.shop, int(g["id"])))))
+def _ping(sim: WooSimulator, w: Webhook) -> None:
+    sim.dispatcher.ping(w.id)
 
 
-def _create(sim: WooSimulator, req: Req, data: dict[str, Any]) -> dict[str, Any]:
-    w = ops.create(sim.shop, data)
-    body = shapes.webhook(sim.ctx, w)  # rendered before the ping re-saves it
-
-    def ping() -> None:
-        sim.dispatcher.ping(w.id)
-
-    req.after.append(ping)
-    return body
-
-
-def create_webhook(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
-    body = _create(sim, req, req.data())
-    return created(body, f"{sim.ctx.api}/webhooks/{body['id']}")
-
-
-def update_webhook(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
-    return Resp(200, shapes.webhook(sim.ctx, ops.update(sim.shop, int(g["id"]), req.data())))
-
-
-def delete_webhook(sim: WooSimulator, req: Req, g: dict[str, str]) -> Resp:
-    w = ops.delete(sim.shop, int(g["id"]), bool_param(req, "force"))
-    return Resp(200, shapes.webhook(sim.ctx, w))
-
-
-def batch_webhooks(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
-    shop, ctx = sim.shop, sim.ctx
-
-    def update(i: int, d: dict[str, Any]) -> dict[str, Any]:
-        return shapes.webhook(ctx, ops.update(shop, i, d))
-
-    def delete(i: int) -> dict[str, Any]:
-        return shapes.webhook(ctx, ops.delete(shop, i, True))
-
-    return batch(req, lambda d: _create(sim, req, d), update, delete)
-
-
-ROUTES = [
-    route("webhooks", "GET, POST", "collection", "webhooks", get=list_webhooks,
-          post=create_webhook),
-    route("webhooks/batch", "POST, PUT, PATCH", "batch", "webhooks", post=batch_webhooks,
-          put=batch_webhooks, patch=batch_webhooks),
-    route(r"webhooks/(?P<id>\d+)", "GET, POST, PUT, PATCH, DELETE", "item", "webhooks",
-          get=get_webhook, post=update_webhook, put=update_webhook, patch=update_webhook,
-          delete=delete_webhook),
-]
+CRUD = Crud("webhooks", ops.get, ops.create, ops.update, ops.delete, plain(shapes.webhook),
+            after_create=_ping)
+ROUTES = CRUD.routes(list_webhooks)
