@@ -10,13 +10,11 @@ from ..store import Coupon
 from .base import (
     Req,
     Resp,
-    collection_response,
     enum_param,
-    fields_filter,
     ids_param,
     paging,
 )
-from .crud import Crud, plain
+from .crud import Crud, by_ids, page, plain
 from .orders import ORDERBY, _date_filters
 
 if TYPE_CHECKING:
@@ -40,10 +38,7 @@ def list_coupons(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
     else:
         candidates = list(sim.store.coupons.values())
     candidates = [c for c in candidates if c.status != "trash" and all(p(c) for p in preds)]
-    if include:
-        candidates = [c for c in candidates if c.id in include]
-    if exclude:
-        candidates = [c for c in candidates if c.id not in exclude]
+    candidates = by_ids(candidates, include, exclude)
     if search:
         candidates = [c for c in candidates if search in f"{c.code} {c.description}".lower()]
     if orderby == "include" and include:
@@ -56,8 +51,7 @@ def list_coupons(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
         candidates.sort(key=lambda c: c.id, reverse=desc)
     else:
         candidates.sort(key=lambda c: (c.created, c.id), reverse=desc)
-    items = [fields_filter(req, shapes.coupon(sim.ctx, c)) for c in pg.window(candidates)]
-    return collection_response(sim, req, items, len(candidates), pg, recount=True)
+    return page(sim, req, pg, candidates, shapes.coupon)
 
 
 CRUD = Crud("coupons", ops.get, ops.create, ops.update, ops.delete, plain(shapes.coupon))

@@ -17,7 +17,19 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ..shapes import Ctx
 from ..shop import Shop
-from .base import Handler, Req, Resp, Route, batch, bool_param, created, fields_filter, route
+from .base import (
+    Handler,
+    Paging,
+    Req,
+    Resp,
+    Route,
+    batch,
+    bool_param,
+    collection_response,
+    created,
+    fields_filter,
+    route,
+)
 
 if TYPE_CHECKING:
     from ..sim import WooSimulator
@@ -42,6 +54,22 @@ def plain(shape: Callable[[Ctx, T], dict[str, Any]]) -> Render[T]:
         return shape(sim.ctx, obj)
 
     return render
+
+
+def by_ids(rows: list[T], include: list[int], exclude: list[int]) -> list[T]:
+    """The ``include`` / ``exclude`` id filters every CRUD collection accepts."""
+    if include:
+        rows = [r for r in rows if r.id in include]
+    if exclude:
+        rows = [r for r in rows if r.id not in exclude]
+    return rows
+
+
+def page(sim: WooSimulator, req: Req, pg: Paging, rows: list[T],
+         shape: Callable[[Ctx, T], dict[str, Any]]) -> Resp:
+    """One page of matches, ``_fields`` applied per item, totals counted over every match."""
+    items = [fields_filter(req, shape(sim.ctx, r)) for r in pg.window(rows)]
+    return collection_response(sim, req, items, len(rows), pg, recount=True)
 
 
 @dataclass(frozen=True)

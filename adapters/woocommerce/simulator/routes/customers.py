@@ -9,13 +9,11 @@ from .. import shapes
 from .base import (
     Req,
     Resp,
-    collection_response,
     enum_param,
-    fields_filter,
     ids_param,
     paging,
 )
-from .crud import Crud, plain
+from .crud import Crud, by_ids, page, plain
 
 if TYPE_CHECKING:
     from ..sim import WooSimulator
@@ -40,10 +38,7 @@ def list_customers(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
         candidates = list(store.customers.values())
     if role != "all":
         candidates = [c for c in candidates if c.role == role]
-    if include:
-        candidates = [c for c in candidates if c.id in include]
-    if exclude:
-        candidates = [c for c in candidates if c.id not in exclude]
+    candidates = by_ids(candidates, include, exclude)
     if search:
         candidates = [c for c in candidates
                       if search in f"{c.email} {c.username} {c.first_name} {c.last_name}".lower()]
@@ -54,8 +49,7 @@ def list_customers(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
     else:  # id and registered_date follow the same sequence
         candidates.sort(key=lambda c: (c.created, c.id) if orderby == "registered_date" else c.id,
                         reverse=desc)
-    items = [fields_filter(req, shapes.customer(sim.ctx, c)) for c in pg.window(candidates)]
-    return collection_response(sim, req, items, len(candidates), pg, recount=True)
+    return page(sim, req, pg, candidates, shapes.customer)
 
 
 CRUD = Crud("customers", ops.get, ops.create, ops.update, ops.delete, plain(shapes.customer))

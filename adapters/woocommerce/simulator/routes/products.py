@@ -9,13 +9,11 @@ from .. import shapes
 from .base import (
     Req,
     Resp,
-    collection_response,
     enum_param,
-    fields_filter,
     ids_param,
     paging,
 )
-from .crud import Crud, plain
+from .crud import Crud, by_ids, page, plain
 
 if TYPE_CHECKING:
     from ..sim import WooSimulator
@@ -34,8 +32,7 @@ def list_products(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
     if sku:
         wanted = {s.strip() for s in sku.split(",")}
         products = [p for p in products if p.sku in wanted]
-    if include:
-        products = [p for p in products if p.id in include]
+    products = by_ids(products, include, [])
     if search:
         products = [p for p in products if search in f"{p.name} {p.sku}".lower()]
     if orderby in ("title", "slug"):
@@ -46,8 +43,7 @@ def list_products(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
         products.sort(key=lambda p: (p.modified, p.id), reverse=desc)
     else:
         products.sort(key=lambda p: (p.created, p.id), reverse=desc)
-    items = [fields_filter(req, shapes.product(sim.ctx, p)) for p in pg.window(products)]
-    return collection_response(sim, req, items, len(products), pg, recount=True)
+    return page(sim, req, pg, products, shapes.product)
 
 
 CRUD = Crud("products", ops.get, ops.create, ops.update, ops.delete, plain(shapes.product))

@@ -10,13 +10,11 @@ from ..store import Webhook
 from .base import (
     Req,
     Resp,
-    collection_response,
     enum_param,
-    fields_filter,
     ids_param,
     paging,
 )
-from .crud import Crud, plain
+from .crud import Crud, by_ids, page, plain
 
 if TYPE_CHECKING:
     from ..sim import WooSimulator
@@ -33,10 +31,7 @@ def list_webhooks(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
     hooks = list(sim.store.webhooks.values())
     if status != "all":
         hooks = [w for w in hooks if w.status == status]
-    if include:
-        hooks = [w for w in hooks if w.id in include]
-    if exclude:
-        hooks = [w for w in hooks if w.id not in exclude]
+    hooks = by_ids(hooks, include, exclude)
     if search:
         hooks = [w for w in hooks if search in w.name.lower()]
     if orderby == "title":
@@ -45,8 +40,7 @@ def list_webhooks(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
         hooks.sort(key=lambda w: w.id, reverse=desc)
     else:
         hooks.sort(key=lambda w: (w.created, w.id), reverse=desc)
-    items = [fields_filter(req, shapes.webhook(sim.ctx, w)) for w in pg.window(hooks)]
-    return collection_response(sim, req, items, len(hooks), pg, recount=True)
+    return page(sim, req, pg, hooks, shapes.webhook)
 
 
 def _ping(sim: WooSimulator, w: Webhook) -> None:
