@@ -17,13 +17,13 @@ rows back after ``stuck_after`` and step 2's lookup finds the coupon the lost at
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from connector.domain import (
@@ -50,6 +50,7 @@ from connector.state.db import Database
 from connector.state.models import OutboxCommand
 
 Command = Perk | Fulfilment
+_OUTBOX = cast(Table, OutboxCommand.__table__)
 KINDS: dict[type[Any], str] = {IssueCoupon: "coupon", PublishLoyalty: "publish", SetTier: "tier", Fulfilment: "complete"}
 
 
@@ -61,37 +62,78 @@ def command_key(command: Command) -> str:
 
 def enqueue(session: Session, command: Command, *, target: str, at: datetime) -> bool:
     """Queue a command unless one with the same key exists; True when queued."""
-    key = f"{target}:{command_key(command)}"
-    if session.scalar(select(OutboxCommand.id).where(OutboxCommand.key == key)) is not None:
-        return False
-    account = getattr(command, "customer_id", None)
-    if isinstance(command, PublishLoyalty):
-        # Only the newest balance matters: older unsent snapshots for this store are superseded.
+    return enqueue_many(session, [(command, target)], at=at) == 1
+
+
+def enqueue_many(session: Session, commands: Sequence[tuple[Command, str]], *, at: datetime) -> int:
+    """Queue ``(command, target)`` pairs in order, as one :func:`enqueue` each; returns how many.
+
+    A key already stored (or earlier in the list) is skipped. A ``PublishLoyalty`` supersedes the
+    pending publish rows for the same store and account, older ones in the list included: they
+    are written already ``done`` with ``superseded_by`` the next one's key, exactly what one
+    ``enqueue`` after another leaves. One SELECT for the keys, one executemany UPDATE for the
+    superseded rows and one executemany INSERT, instead of a round trip per command.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for command, target in commands:
+        key = f"{target}:{command_key(command)}"
+        if key not in rows:
+            rows[key] = {
+                "key": key,
+                "target": target,
+                "kind": KINDS[type(command)],
+                "account": getattr(command, "customer_id", None),
+                "payload": command,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": at,
+                "created_at": at,
+                "updated_at": at,
+                "result": None,
+            }
+    if not rows:
+        return 0
+    keys = list(rows)
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        for stored in session.scalars(select(_OUTBOX.c.key).where(_OUTBOX.c.key.in_(chunk))):
+            del rows[stored]
+    if not rows:
+        return 0
+    # publish rows in order per (store, account): each supersedes the one before it
+    newest: dict[tuple[str, str | None], dict[str, Any]] = {}
+    first_keys: dict[tuple[str, str | None], str] = {}
+    for row in rows.values():
+        if row["kind"] != "publish":
+            continue
+        pair = (row["target"], row["account"])
+        before = newest.get(pair)
+        if before is None:
+            first_keys[pair] = row["key"]
+        else:
+            before["status"] = "done"
+            before["result"] = {"superseded_by": row["key"]}
+        newest[pair] = row
+    if first_keys:
         session.execute(
-            update(OutboxCommand)
+            update(_OUTBOX)
             .where(
-                OutboxCommand.target == target,
-                OutboxCommand.account == account,
-                OutboxCommand.kind == "publish",
-                OutboxCommand.status == "pending",
+                _OUTBOX.c.target == bindparam("b_target"),
+                _OUTBOX.c.account == bindparam("b_account"),
+                _OUTBOX.c.kind == "publish",
+                _OUTBOX.c.status == "pending",
             )
-            .values(status="done", result={"superseded_by": key}, updated_at=at)
+            .values(status="done", result=bindparam("b_result"), updated_at=at),
+            [
+                {"b_target": target, "b_account": account, "b_result": {"superseded_by": key}}
+                for (target, account), key in first_keys.items()
+            ],
         )
-    session.add(
-        OutboxCommand(
-            key=key,
-            target=target,
-            kind=KINDS[type(command)],
-            account=account,
-            payload=to_jsonable(command),
-            status="pending",
-            attempts=0,
-            next_attempt_at=at,
-            created_at=at,
-            updated_at=at,
-        )
-    )
-    return True
+    values = list(rows.values())
+    for row in values:
+        row["payload"] = to_jsonable(row["payload"])
+    session.execute(insert(_OUTBOX), values)
+    return len(values)
 
 
 def _money(raw: Any) -> Money | None:

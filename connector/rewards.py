@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from connector import outbox
 from connector.config import Config
-from connector.domain import IssueCoupon, Order, split_platform_id
+from connector.domain import IssueCoupon, Order, Perk, split_platform_id
 from connector.errors import ConfigValueError, ProgramError, UnknownCustomer, VinculoError
 from connector.loyalty import (
     Account,
@@ -35,7 +36,7 @@ from connector.loyalty import (
     Redeem,
     RewardVoided,
     TimePassed,
-    apply,
+    apply_many,
     events_from_order,
     load_program,
     snapshot,
@@ -46,7 +47,27 @@ from connector.state import customers as customers_repo
 from connector.state import ledger
 from connector.state.clock import now as wall_clock
 from connector.state.db import Database
-from connector.state.models import CustomerRecord, OutboxCommand
+from connector.state.models import CustomerRecord, IdentityMapping, OutboxCommand
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What :meth:`LoyaltyBridge.apply_batch` stored, and the items it rejected (by index)."""
+
+    queued: int = 0
+    entries: int = 0
+    failed: list[tuple[int, VinculoError]] = field(default_factory=list)
+
+
+def _balance_row(account: Account) -> dict[str, Any]:
+    return {
+        "account": account.customer_id,
+        "available": account.available,
+        "pending": account.pending,
+        "debt": account.debt,
+        "tier": account.tier,
+        "entries": len(account.entries),
+    }
 
 
 class LoyaltyBridge:
@@ -96,20 +117,33 @@ class LoyaltyBridge:
     # --- accounts --------------------------------------------------------------------------------
 
     def account(self, session: Session, customer_id: str) -> Account:
-        stored = ledger.entry_count(session, customer_id)
-        cached = self._cache.get(customer_id)
-        if cached is not None and len(cached.entries) == stored:
-            self._cache.move_to_end(customer_id)
-            return cached
-        rows = ledger.entry_rows(session, customer_id)
-        account = Account.from_entries(customer_id, [Entry.from_dict(r) for r in rows])
-        record = customers_repo.get(session, customer_id)
-        if record is not None and record.email_key:
-            account.email = record.email_key
-        self._cache[customer_id] = account
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return account
+        return self._accounts(session, [customer_id])[customer_id]
+
+    def _accounts(self, session: Session, customer_ids: Iterable[str]) -> dict[str, Account]:
+        """Cached accounts whose entry count matches storage; the others rebuilt from entries.
+
+        One query for the stored counts of the whole batch; a rebuild only for accounts not
+        cached (or stale after a rolled-back transaction)."""
+        wanted = list(dict.fromkeys(customer_ids))
+        stored = ledger.entry_counts(session, wanted)
+        out: dict[str, Account] = {}
+        cache = self._cache
+        for customer_id in wanted:
+            cached = cache.get(customer_id)
+            if cached is not None and len(cached.entries) == stored.get(customer_id, 0):
+                cache.move_to_end(customer_id)
+                out[customer_id] = cached
+                continue
+            rows = ledger.entry_rows(session, customer_id) if customer_id in stored else []
+            account = Account.from_entries(customer_id, [Entry.from_dict(r) for r in rows])
+            record = customers_repo.get(session, customer_id)
+            if record is not None and record.email_key:
+                account.email = record.email_key
+            cache[customer_id] = account
+            if len(cache) > self._cache_size:
+                cache.popitem(last=False)
+            out[customer_id] = account
+        return out
 
     def _forget(self, customer_id: str) -> None:
         self._cache.pop(customer_id, None)
@@ -130,59 +164,104 @@ class LoyaltyBridge:
         *,
         email: str | None = None,
     ) -> int:
-        """Apply events and persist the result; returns the number of perk commands queued."""
-        account = self.account(session, customer_id)
-        if email and not account.email:
-            account.email = email
-        start = len(account.entries)
-        perks: list[PerkCommand] = []
+        """Apply events and persist the result; returns the number of perk commands queued.
+
+        A rejected event raises its :class:`~connector.errors.VinculoError` and writes nothing."""
+        result = self.apply_batch(session, [(customer_id, list(events), email)])
+        if result.failed:
+            raise result.failed[0][1]
+        return result.queued
+
+    def apply_batch(
+        self, session: Session, items: Sequence[tuple[str, Sequence[Event], str | None]]
+    ) -> BatchResult:
+        """Apply many ``(customer id, events, e-mail)`` items in the caller's transaction.
+
+        Each item is one :func:`~connector.loyalty.apply_many` (all or nothing, one snapshot);
+        a rejected item is reported in ``failed`` with its error and writes nothing, the others
+        go on. Then one executemany INSERT for every new ledger row, one upsert of the balance
+        rows and one batched enqueue for the outbox — a sync page or a backfill costs a handful
+        of statements instead of several per event. Unique ``source_key`` and outbox ``key``
+        remain the guard against a second writer.
+        """
+        result = BatchResult()
+        if not items:
+            return result
+        accounts = self._accounts(session, (customer_id for customer_id, _e, _m in items))
+        starts: dict[str, int] = {cid: len(a.entries) for cid, a in accounts.items()}
+        perks: list[tuple[str, PerkCommand]] = []
+        touched: dict[str, Account] = {}
+        for index, (customer_id, events, email) in enumerate(items):
+            account = accounts[customer_id]
+            if email and not account.email:
+                account.email = email
+            known_email = account.email
+            try:
+                outcome = apply_many(self.program, account, events)
+            except VinculoError as exc:
+                # apply_many rebuilt the account from its entries; the e-mail from the customer
+                # record is not in them
+                account.email = account.email or known_email
+                result.failed.append((index, exc))
+                continue
+            if outcome.entries:
+                touched[customer_id] = account
+            perks.extend((customer_id, command) for command in outcome.perks)
+        if not touched and not perks:
+            session.flush()
+            return result
         try:
-            for event in events:
-                perks.extend(apply(self.program, account, event).perks)
-        except VinculoError:
-            self._forget(customer_id)
+            result.entries = ledger.append_many(
+                session,
+                (
+                    (cid, starts[cid], [e.to_dict() for e in account.entries[starts[cid] :]])
+                    for cid, account in touched.items()
+                ),
+            )
+            ledger.save_balances(session, [_balance_row(account) for account in touched.values()])
+            result.queued = self._enqueue(session, perks)
+        except BaseException:
+            # the caller's transaction will roll back: never keep accounts it did not store
+            for customer_id in touched:
+                self._forget(customer_id)
             raise
-        new = account.entries[start:]
-        if not new and not perks:
-            return 0
-        ledger.append(session, customer_id, [e.to_dict() for e in new], start_seq=start)
-        self._save_balance(session, account)
-        queued = self._enqueue(session, customer_id, perks)
-        # The sync engine iterates a page without autoflush; the next event of this customer in
-        # the same page must see these rows (entry count, balance row, outbox keys).
+        # The sync engine iterates a page without autoflush; later lookups in the same page must
+        # see whatever the caller added to the session before this call.
         session.flush()
-        return queued
+        return result
 
     def _save_balance(self, session: Session, account: Account) -> None:
-        ledger.save_balance(
-            session,
-            account.customer_id,
-            available=account.available,
-            pending=account.pending,
-            debt=account.debt,
-            tier=account.tier,
-            entries=len(account.entries),
-        )
+        ledger.save_balances(session, [_balance_row(account)])
 
-    def _targets(self, session: Session, customer_id: str, store: str | None) -> list[str]:
-        if store:
-            key = store.split(":")[1] if store.count(":") >= 1 else store
-            return [key] if key in self.store_keys else []
-        known = {
-            m.source
-            for m in customers_repo.mappings_of(session, customer_id)
-            if ":guest:" not in m.platform_id
-        }
-        return [k for k in self.store_keys if k in known]
+    def _targets(self, session: Session, customer_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Stores each customer is known on (registered, not guest), in configured order."""
+        known: dict[str, set[str]] = {}
+        wanted = list(dict.fromkeys(customer_ids))
+        for i in range(0, len(wanted), 500):
+            rows = session.execute(
+                select(IdentityMapping.vinculo_id, IdentityMapping.source, IdentityMapping.platform_id)
+                .where(IdentityMapping.vinculo_id.in_(wanted[i : i + 500]))
+            )
+            for vid, source, platform_id in rows:
+                if ":guest:" not in platform_id:
+                    known.setdefault(vid, set()).add(source)
+        return {cid: [k for k in self.store_keys if k in known.get(cid, ())] for cid in wanted}
 
-    def _enqueue(self, session: Session, customer_id: str, perks: Sequence[PerkCommand]) -> int:
-        queued = 0
+    def _enqueue(self, session: Session, perks: Sequence[tuple[str, PerkCommand]]) -> int:
+        if not perks:
+            return 0
         at = self.clock()
-        for command in perks:
-            for target in self._targets(session, customer_id, command.store):
-                if outbox.enqueue(session, command.perk, target=target, at=at):
-                    queued += 1
-        return queued
+        everywhere = self._targets(session, {cid for cid, command in perks if not command.store})
+        commands: list[tuple[Perk, str]] = []
+        for customer_id, command in perks:
+            if command.store:
+                store = command.store
+                key = store.split(":")[1] if store.count(":") >= 1 else store
+                targets = [key] if key in self.store_keys else []
+            else:
+                targets = everywhere[customer_id]
+            commands.extend((command.perk, target) for target in targets)
+        return outbox.enqueue_many(session, commands, at=at)
 
     # --- requests from people --------------------------------------------------------------------
 

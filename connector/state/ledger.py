@@ -9,15 +9,19 @@ fresh fold of the entries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from connector.state.clock import now
 from connector.state.models import AccountBalance, LedgerEntryRow
+
+_LEDGER = cast(Table, LedgerEntryRow.__table__)
+_BALANCES = cast(Table, AccountBalance.__table__)
 
 
 def entry_rows(session: Session, account: str) -> list[dict[str, Any]]:
@@ -30,28 +34,59 @@ def entry_rows(session: Session, account: str) -> list[dict[str, Any]]:
 
 
 def entry_count(session: Session, account: str) -> int:
-    row = session.get(AccountBalance, account)
-    return row.entries if row is not None else 0
+    return entry_counts(session, [account]).get(account, 0)
+
+
+def entry_counts(session: Session, accounts: Iterable[str]) -> dict[str, int]:
+    """Stored entry count per account (accounts without a balance row are absent).
+
+    Read with Core, not ``session.get``: balance rows are written with Core too, and an ORM
+    object held in the identity map would go on reporting the count it was loaded with.
+    """
+    table = _BALANCES
+    out: dict[str, int] = {}
+    for chunk in _chunks(list(dict.fromkeys(accounts))):
+        rows = session.execute(
+            select(table.c.account, table.c.entries).where(table.c.account.in_(chunk))
+        )
+        out.update({account: int(n) for account, n in rows})
+    return out
 
 
 def append(
     session: Session, account: str, entries: Sequence[dict[str, Any]], *, start_seq: int
 ) -> None:
     """Add entries in order; ``start_seq`` is the account's entry count before them."""
-    for offset, data in enumerate(entries):
-        session.add(
-            LedgerEntryRow(
-                entry_id=data["entry_id"],
-                source_key=data["source_key"],
-                account=account,
-                seq=start_seq + offset,
-                kind=data["kind"],
-                points=int(data["points"]),
-                effective_at=_dt(data["effective_at"]),
-                recorded_at=_dt(data["recorded_at"]),
-                data=data,
-            )
-        )
+    append_many(session, [(account, start_seq, entries)])
+
+
+def append_many(
+    session: Session, batches: Iterable[tuple[str, int, Sequence[dict[str, Any]]]]
+) -> int:
+    """Add several accounts' new entries in one executemany INSERT; returns the rows written.
+
+    Each batch is ``(account, entry count before, entries as Entry.to_dict())``. The unique
+    ``source_key`` stays the idempotency guard: a duplicate fails the statement and with it the
+    caller's transaction, outbox commands included.
+    """
+    rows = [
+        {
+            "entry_id": data["entry_id"],
+            "source_key": data["source_key"],
+            "account": account,
+            "seq": start + offset,
+            "kind": data["kind"],
+            "points": int(data["points"]),
+            "effective_at": _dt(data["effective_at"]),
+            "recorded_at": _dt(data["recorded_at"]),
+            "data": data,
+        }
+        for account, start, entries in batches
+        for offset, data in enumerate(entries)
+    ]
+    if rows:
+        session.execute(insert(_LEDGER), rows)
+    return len(rows)
 
 
 def save_balance(
@@ -64,28 +99,59 @@ def save_balance(
     tier: str | None,
     entries: int,
 ) -> None:
-    row = session.get(AccountBalance, account)
-    if row is None:
-        session.add(
-            AccountBalance(
-                account=account,
-                available=available,
-                pending=pending,
-                debt=debt,
-                tier=tier,
-                entries=entries,
-                updated_at=now(),
-            )
-        )
-        return
-    row.available, row.pending, row.debt, row.tier, row.entries = (
-        available,
-        pending,
-        debt,
-        tier,
-        entries,
+    save_balances(
+        session,
+        [
+            {
+                "account": account,
+                "available": available,
+                "pending": pending,
+                "debt": debt,
+                "tier": tier,
+                "entries": entries,
+            }
+        ],
     )
-    row.updated_at = now()
+
+
+def save_balances(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or update balance rows (keys: account, available, pending, debt, tier, entries).
+
+    Portable upsert: one SELECT for which rows exist, then one executemany UPDATE and one
+    executemany INSERT. An ORM copy of a row already in the session is expired so a later
+    ``session.get`` reads the new figures.
+    """
+    if not rows:
+        return
+    table = _BALANCES
+    stamp = now()
+    latest = {row["account"]: {**row, "updated_at": stamp} for row in rows}
+    existing: set[str] = set()
+    for chunk in _chunks(list(latest)):
+        existing.update(session.scalars(select(table.c.account).where(table.c.account.in_(chunk))))
+    updates = [{"b_account": a, **{k: v for k, v in r.items() if k != "account"}} for a, r in latest.items() if a in existing]
+    inserts = [r for a, r in latest.items() if a not in existing]
+    if updates:
+        session.execute(
+            update(table)
+            .where(table.c.account == bindparam("b_account"))
+            .values(
+                available=bindparam("available"),
+                pending=bindparam("pending"),
+                debt=bindparam("debt"),
+                tier=bindparam("tier"),
+                entries=bindparam("entries"),
+                updated_at=bindparam("updated_at"),
+            ),
+            updates,
+        )
+    if inserts:
+        session.execute(insert(table), inserts)
+    identity = session.identity_map
+    for account in latest:
+        held = identity.get(identity_key(AccountBalance, account))
+        if held is not None:
+            session.expire(held)
 
 
 def balance(session: Session, account: str) -> AccountBalance | None:
@@ -113,3 +179,9 @@ def entry_total(session: Session) -> int:
 
 def _dt(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    """IN lists kept well under SQLite's bound-parameter limit."""
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
