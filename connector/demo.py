@@ -85,6 +85,57 @@ def _shopify(customers: int, orders: int) -> Iterator[Any]:
         yield sim
 
 
+def _tryton_day(tryton: Any, rt: Runtime, existing_email: str | None) -> None:
+    """What the warehouse and the shop counter do in Tryton: ship a web order, sell in store."""
+    from decimal import Decimal
+
+    from adapters.tryton.client import TrytonClient
+    from connector.state.models import OrderMirror
+
+    admin = TrytonClient(url=tryton.url, database=tryton.database, username=tryton.username, password=tryton.password)
+    admin.login()
+    try:
+        with rt.db.transaction() as s:
+            mirror = (
+                s.query(OrderMirror)
+                .filter(OrderMirror.erp_ref.is_not(None), OrderMirror.status == "paid")
+                .order_by(OrderMirror.platform_id)
+                .first()
+            )
+            sale_ref = mirror.erp_ref if mirror else None
+        if sale_ref:
+            _tryton_ship(admin, int(sale_ref.rsplit("/", 1)[1]), "TRK123456ES")
+        if existing_email:
+            parties = admin.search("party.party", [["contact_mechanisms.value", "=", existing_email]], limit=1)
+            products = admin.search("product.product", [["salable", "=", True], ["type", "=", "goods"]], limit=1)
+            if parties and products:
+                [party] = admin.read("party.party", parties, ["addresses"])
+                taxes = admin.search("account.tax", [["parent", "=", None]], limit=1)
+                [counter] = admin.create("sale.sale", [{
+                    "party": parties[0], "invoice_address": party["addresses"][0],
+                    "shipment_address": party["addresses"][0], "reference": "COUNTER-1",
+                    "lines": [["create", [{"type": "line", "product": products[0], "quantity": 2.0, "unit": 1,
+                                           "unit_price": Decimal("19.90"), "taxes": [["add", taxes]]}]]],
+                }])  # fmt: skip
+                admin.button("sale.sale", "quote", [counter])
+                admin.button("sale.sale", "confirm", [counter])
+                _tryton_ship(admin, counter, "")
+    finally:
+        admin.close()
+
+
+def _tryton_ship(admin: Any, sale_id: int, tracking: str) -> None:
+    [sale] = admin.read("sale.sale", [sale_id], ["shipments"])
+    shipments = sale["shipments"]
+    if not shipments:
+        return
+    for step in ("assign_force", "pick", "pack"):
+        admin.button("stock.shipment.out", step, shipments)
+    if tracking:
+        admin.write("stock.shipment.out", (shipments, {"reference": tracking}))
+    admin.button("stock.shipment.out", "do", shipments)
+
+
 def _shopify_schema_available() -> bool:
     from adapters.shopify.simulator.schema import schema_path
 
@@ -207,6 +258,7 @@ def run_demo(
                 "username": tryton.username,
                 "password": "${VINCULO_DEMO_TRYTON_PASSWORD}",
                 "unknown_sku": "create",
+                "sale_state": "confirmed",
             }
         else:
             erp_root.mkdir(parents=True, exist_ok=True)
@@ -225,6 +277,8 @@ def run_demo(
         shipped = _some_paid_order(rt, "main")
         if erp_kind == "files":
             _drop_erp_files(erp_root, existing, shipped, now)
+        else:
+            _tryton_day(tryton, rt, existing)
         if rt.erp is not None:
             first.append(rt.engine.sync_erp())
         dispatched = rt.dispatcher.drain().as_dict()

@@ -450,6 +450,10 @@ class SyncEngine:
                     stats,
                 )
             return
+        with self.db.transaction() as s:
+            mirror = orders_repo.get(s, fulfilment.order_id)
+            if mirror is not None and mirror.status == OrderStatus.COMPLETED.value:
+                return  # the overlap window re-reads shipments; the store already knows
         result = store.complete_order(fulfilment)
         with self.db.transaction() as s:
             if not result.ok:
