@@ -9,6 +9,7 @@ from .errors import ApiError, invalid_id, invalid_param, missing_params
 from .meta import apply_meta
 from .shop import Shop
 from .store import Coupon
+from .trash import trash
 from .values import dec, is_rfc3339
 
 DISCOUNT_TYPES = ("percent", "fixed_cart", "fixed_product")
@@ -131,12 +132,7 @@ def delete(shop: Shop, coupon_id: int, force: bool) -> Coupon:
             del store.code_index[c.code]
         store.touch()
         return c
-    if c.status == "trash":
-        raise ApiError(410, "woocommerce_rest_already_trashed",
-                       "The coupon has already been deleted.")
-    c.status = "trash"
-    c.modified = shop.now()
-    store.emit("coupon", "deleted", c.id)
+    trash(shop, c, "coupon")
     return c
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import string
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from . import coupons as coupon_ops
 from . import customers as customer_ops
@@ -32,6 +32,7 @@ from .store import (
     Refund,
     ShippingLine,
 )
+from .trash import trash
 from .values import dec, from_cents, money, php_number, to_cents, truthy
 
 STATUS_LABELS = {
@@ -43,6 +44,7 @@ PAID_STATUSES = ("processing", "completed")
 STOCK_STATUSES = ("processing", "completed", "on-hold")
 USAGE_STATUSES = ("processing", "completed", "on-hold")
 _rng = random.Random()
+_Line = TypeVar("_Line", LineItem, ShippingLine, FeeLine)
 
 
 def get(shop: Shop, order_id: int, status: int = 404) -> Order:
@@ -81,16 +83,22 @@ def _product_for(shop: Shop, entry: dict[str, Any]) -> tuple[int, int, str, str 
     return product.id, variation_id, product.name, product.sku or "", dec(product.price)
 
 
+def _existing(lines: list[_Line], entry: dict[str, Any]) -> _Line:
+    """The order's own item an update entry names by ``id``; another order's item is refused."""
+    line = next((x for x in lines if x.id == int(entry["id"])), None)
+    if line is None:
+        raise ApiError(400, "woocommerce_rest_invalid_item_id",
+                       "Order item ID provided is not associated with order.")
+    return line
+
+
 def _apply_line_items(shop: Shop, o: Order, entries: list[Any]) -> None:
     store = shop.store
     for entry in entries:
         if not isinstance(entry, dict):
             continue
         if entry.get("id"):
-            li = next((x for x in o.line_items if x.id == int(entry["id"])), None)
-            if li is None:
-                raise ApiError(400, "woocommerce_rest_invalid_item_id",
-                               "Order item ID provided is not associated with order.")
+            li = _existing(o.line_items, entry)
             if ("quantity" in entry and int(entry["quantity"] or 0) == 0) or (
                     "product_id" in entry and entry["product_id"] is None):
                 o.line_items.remove(li)
@@ -129,10 +137,7 @@ def _apply_shipping_lines(shop: Shop, o: Order, entries: list[Any]) -> None:
         if not isinstance(entry, dict):
             continue
         if entry.get("id"):
-            sl = next((x for x in o.shipping_lines if x.id == int(entry["id"])), None)
-            if sl is None:
-                raise ApiError(400, "woocommerce_rest_invalid_item_id",
-                               "Order item ID provided is not associated with order.")
+            sl = _existing(o.shipping_lines, entry)
             if "method_id" in entry and entry["method_id"] is None:
                 o.shipping_lines.remove(sl)
                 continue
@@ -163,10 +168,7 @@ def _apply_fee_lines(shop: Shop, o: Order, entries: list[Any]) -> None:
         if not isinstance(entry, dict):
             continue
         if entry.get("id"):
-            fl = next((x for x in o.fee_lines if x.id == int(entry["id"])), None)
-            if fl is None:
-                raise ApiError(400, "woocommerce_rest_invalid_item_id",
-                               "Order item ID provided is not associated with order.")
+            fl = _existing(o.fee_lines, entry)
             if "name" in entry and entry["name"] is None:
                 o.fee_lines.remove(fl)
                 continue
@@ -474,12 +476,7 @@ def delete(shop: Shop, order_id: int, force: bool) -> Order:
             del store.notes[nid]
         store.touch()
         return o
-    if o.status == "trash":
-        raise ApiError(410, "woocommerce_rest_already_trashed",
-                       "The order has already been deleted.")
-    o.status = "trash"
-    o.modified = shop.now()
-    store.emit("order", "deleted", o.id)
+    trash(shop, o, "order")
     return o
 
 
