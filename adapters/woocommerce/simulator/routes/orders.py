@@ -68,6 +68,13 @@ def _bound_check(attr: str, bound: int, after: bool) -> Callable[[Any], bool]:
     return check
 
 
+def _member_check(attr: str, values: set[Any], inside: bool) -> Callable[[Any], bool]:
+    def check(obj: Any) -> bool:
+        return (getattr(obj, attr) in values) is inside
+
+    return check
+
+
 def _order_ids(sim: WooSimulator, req: Req, kind: str, orderby: str, desc: bool,
                include: list[int]) -> list[int]:
     store = sim.store
@@ -107,21 +114,11 @@ def list_orders(sim: WooSimulator, req: Req, _: dict[str, str]) -> Resp:
         preds.append(lambda o: o.customer_id == customer)
     if product is not None:
         preds.append(lambda o: any(li.product_id == product for li in o.line_items))
-    if include:
-        inc = set(include)
-        preds.append(lambda o: o.id in inc)
-    if exclude:
-        exc = set(exclude)
-        preds.append(lambda o: o.id not in exc)
-    if parents:
-        par = set(parents)
-        preds.append(lambda o: o.parent_id in par)
-    if parent_exclude:
-        pex = set(parent_exclude)
-        preds.append(lambda o: o.parent_id not in pex)
-    if created_via:
-        via = set(created_via)
-        preds.append(lambda o: o.created_via in via)
+    for attr, values, inside in (("id", include, True), ("id", exclude, False),
+                                 ("parent_id", parents, True), ("parent_id", parent_exclude, False),
+                                 ("created_via", created_via, True)):
+        if values:
+            preds.append(_member_check(attr, set(values), inside))
     if search:
         preds.append(lambda o: _matches(o, search))
 
