@@ -31,7 +31,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -52,6 +51,7 @@ from connector.errors import (
     VinculoError,
     WriteRejected,
 )
+from connector.http import never_connected, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,6 @@ USER_AGENT = "vinculo-woocommerce/0.1"
 # A wait longer than this is not slept through inside one call: the error goes up with its
 # retry_after so the scheduler can come back later instead of holding a worker.
 MAX_INLINE_WAIT = 60.0
-RETRY_AFTER_CEILING = 3600.0
 
 _SENSITIVE_QUERY = re.compile(
     r"(?i)\b(oauth_signature|oauth_consumer_key|oauth_nonce|consumer_key|consumer_secret)=[^&\s>\"']*"
@@ -132,29 +131,6 @@ def oauth_signature(method: str, base_url: str, params: Mapping[str, str], consu
     base = f"{method.upper()}&{rawurlencode(base_url)}&{param_str}"
     digest = hmac.new((consumer_secret + "&").encode(), base.encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Retry-After as delta-seconds or an HTTP date, clamped to [0, one hour]; junk → None."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    seconds: float
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 0.0), RETRY_AFTER_CEILING)
 
 
 def has_next_link(link_header: str | None) -> bool:
@@ -406,7 +382,7 @@ class WooClient:
                 "so it is re-read before being sent again",
             ) from None
         except requests.exceptions.ConnectionError as exc:
-            if _never_connected(exc):
+            if never_connected(exc):
                 raise ServerDown(
                     "cannot connect to the store",
                     key="url",
@@ -701,24 +677,6 @@ class WooClient:
             obj=obj,
             hint="check `consumer_secret` (cs_…) belongs to `consumer_key`",
         )
-
-
-def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
-    """Refused or unresolvable: the request bytes never left this machine."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        name = type(cur).__name__
-        if name in ("NewConnectionError", "NameResolutionError", "ConnectionRefusedError"):
-            return True
-        reason = getattr(cur, "reason", None)
-        if isinstance(reason, BaseException) and id(reason) not in seen:
-            cur = reason
-            continue
-        nested = cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else None
-        cur = nested or cur.__cause__ or cur.__context__
-    return False
 
 
 def _int_header(value: str | None) -> int | None:
