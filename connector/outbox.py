@@ -115,25 +115,42 @@ def enqueue_many(session: Session, commands: Sequence[tuple[Command, str]], *, a
             before["result"] = {"superseded_by": row["key"]}
         newest[pair] = row
     if first_keys:
-        session.execute(
-            update(_OUTBOX)
-            .where(
-                _OUTBOX.c.target == bindparam("b_target"),
-                _OUTBOX.c.account == bindparam("b_account"),
-                _OUTBOX.c.kind == "publish",
-                _OUTBOX.c.status == "pending",
-            )
-            .values(status="done", result=bindparam("b_result"), updated_at=at),
-            [
-                {"b_target": target, "b_account": account, "b_result": {"superseded_by": key}}
-                for (target, account), key in first_keys.items()
-            ],
-        )
+        _supersede(session, first_keys, at)
     values = list(rows.values())
     for row in values:
         row["payload"] = to_jsonable(row["payload"])
     session.execute(insert(_OUTBOX), values)
     return len(values)
+
+
+def _supersede(session: Session, first_keys: Mapping[tuple[str, str | None], str], at: datetime) -> None:
+    """Mark the stored pending publish rows of these (store, account) pairs done.
+
+    One SELECT per 500 accounts, then an UPDATE by primary key: a per-pair UPDATE would let
+    SQLite walk the status index (every pending row in the outbox, which grows while a store is
+    down) once per customer.
+    """
+    accounts = sorted({account for _target, account in first_keys if account is not None})
+    updates: list[dict[str, Any]] = []
+    for i in range(0, len(accounts), 500):
+        rows = session.execute(
+            select(_OUTBOX.c.id, _OUTBOX.c.target, _OUTBOX.c.account).where(
+                _OUTBOX.c.account.in_(accounts[i : i + 500]),
+                _OUTBOX.c.kind == "publish",
+                _OUTBOX.c.status == "pending",
+            )
+        )
+        for row_id, target, account in rows:
+            key = first_keys.get((target, account))
+            if key is not None:
+                updates.append({"b_id": row_id, "b_result": {"superseded_by": key}})
+    if updates:
+        session.execute(
+            update(_OUTBOX)
+            .where(_OUTBOX.c.id == bindparam("b_id"), _OUTBOX.c.status == "pending")
+            .values(status="done", result=bindparam("b_result"), updated_at=at),
+            updates,
+        )
 
 
 def _money(raw: Any) -> Money | None:
