@@ -129,14 +129,16 @@ class ShopifyAdapter:
 
     @property
     def taxes_included(self) -> bool:
-        """The shop's "prices include tax" setting, read once: line totals subtract line tax
-        when it is on (LOYALTY §5.2)."""
+        """The shop's "prices include tax" setting, read once: the fallback for an order node
+        that does not carry its own ``taxesIncluded`` (our documents all read it)."""
         if self._taxes_included is None:
             shop = self.client.execute("shop", priority=True).data.get("shop") or {}
             self._taxes_included = bool(shop.get("taxesIncluded"))
         return self._taxes_included
 
     def _map_order(self, node: Mapping[str, Any], store: str) -> Order:
+        if "taxesIncluded" in node:
+            return map_order(node, store)  # the order's own setting wins; no shop read needed
         return map_order(node, store, taxes_included=self.taxes_included)
 
     # --- check ----------------------------------------------------------------------------------

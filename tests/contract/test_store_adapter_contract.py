@@ -104,8 +104,10 @@ class ShopifyHarness:
 
     def paid_order(self, customer_pid: str | None, email: str, qty: int, price: str) -> str:
         cid = int(customer_pid.rsplit("/", 1)[1]) if customer_pid else None
+        # Net prices with tax on top, as on the WooCommerce side, so `price` is the loyalty basis.
         o = self.sim.create_order(
-            customer_id=cid, email=email, lines=[("MUG-1", "Mug", qty, Decimal(price))]
+            customer_id=cid, email=email, lines=[("MUG-1", "Mug", qty, Decimal(price))],
+            taxes_included=False,
         )
         return f"shopify:eu:gid://shopify/Order/{o.id}"
 

@@ -1,8 +1,8 @@
 """Deterministic shop contents for tests and benchmarks.
 
 Faker (fixed seed) only names the customers; orders are drawn with ``random.Random`` from a
-small SKU catalogue so 100k orders take a few seconds. Some orders carry discount codes,
-refunds, fulfillments, guest checkouts or the ``test`` flag, so every branch of the sync
+small SKU catalogue so 100k orders take a few seconds. Some orders carry discount codes
+(10 % off the items, free shipping), refunds, fulfillments, guest checkouts or the ``test`` flag, so every branch of the sync
 sees data. No webhooks are emitted while seeding.
 """
 
@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from faker import Faker
 
-from .formats import TWO
+from .pricing import code_percentage, free_shipping
 from .store import (
     Address,
     Customer,
@@ -22,9 +22,9 @@ from .store import (
     LineItem,
     Order,
     Refund,
-    RefundLine,
     ShippingLine,
     Store,
+    refund_line,
 )
 
 CATALOGUE = [(f"SKU-{i:04d}", f"Product {i}", Decimal(5 + (i * 37) % 120) + Decimal("0.95"))
@@ -61,20 +61,22 @@ def seed_shop(store: Store, *, customers: int = 10, orders: int = 20, seed: int 
             for _ in range(1 + rnd.randrange(3)):
                 sku, title, price = CATALOGUE[rnd.randrange(len(CATALOGUE))]
                 qty = 1 + rnd.randrange(3)
-                li = LineItem(store.next_id(), sku, title, qty, price)
-                if j % 7 == 0:
-                    li.discount = (li.original_total * Decimal("0.10")).quantize(TWO)
-                items.append(li)
+                items.append(LineItem(store.next_id(), sku, title, qty, price))
             o = Order(store.next_id(), store.next_number(),
                       cust.email if cust else f"guest{j}@example.com",
                       cust.id if cust else None, created, created, items,
-                      processed_at=created, test=(j % 97 == 5))
+                      processed_at=created, test=(j % 97 == 5), tax_rate=store.tax_rate,
+                      tax_title=store.tax_title, taxes_included=store.taxes_included)
             o.indexed_at = created
             if j % 2:
                 o.shipping_lines.append(ShippingLine(store.next_id(), "Standard", "STANDARD",
                                                      Decimal("4.95")))
             if j % 7 == 0:
-                o.discount_codes = [f"WELCOME{j % 5}"]
+                o.discount_applications.append(code_percentage(f"WELCOME{j % 5}", "0.10"))
+            if j % 13 == 1 and o.shipping_lines:
+                o.discount_applications.append(free_shipping("SHIPFREE"))
+            o.discount_codes = [a.code for a in o.discount_applications if a.code]
+            o.reprice()
             updated = created
             if j % 3 == 0:
                 updated = created + timedelta(hours=1 + rnd.randrange(48))
@@ -85,10 +87,9 @@ def seed_shop(store: Store, *, customers: int = 10, orders: int = 20, seed: int 
                 o.fulfillments.append(f)
             if j % 11 == 0:
                 updated = updated + timedelta(days=1 + rnd.randrange(10))
-                li = items[0]
-                unit = (li.discounted_total / li.quantity).quantize(TWO)
                 r = Refund(store.next_id(), o.id, updated, "Returned",
-                           [RefundLine(store.next_id(), li.id, 1, "RETURN", unit)])
+                           [refund_line(store.next_id(), items[0], 1)],
+                           taxes_included=o.taxes_included)
                 o.refunds.append(r)
                 o.financial_status = ("REFUNDED" if o.refunded_total >= o.total
                                       else "PARTIALLY_REFUNDED")

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from .formats import TWO
+from .pricing import DiscountApplication, TaxLine, cents, price_order
 
 Event = tuple[str, Any]  # (topic, object)
 
@@ -93,18 +93,30 @@ class LineItem:
     title: str
     quantity: int
     unit_price: Decimal
-    discount: Decimal = Decimal("0")
     variant_title: str | None = None
     vendor: str | None = None
     taxable: bool = True
+    # Filled by pricing.price_order: (discount application index, amount) and taxes.
+    allocations: list[tuple[int, Decimal]] = field(default_factory=list)
+    tax_lines: list[TaxLine] = field(default_factory=list)
 
     @property
     def original_total(self) -> Decimal:
         return self.unit_price * self.quantity
 
     @property
+    def discount(self) -> Decimal:
+        """Everything allocated to the line (line, code and order-level discounts)."""
+        return sum((a for _, a in self.allocations), Decimal("0"))
+
+    @property
     def discounted_total(self) -> Decimal:
+        """The line's price after all its allocations (tax included when the order's is)."""
         return self.original_total - self.discount
+
+    @property
+    def tax(self) -> Decimal:
+        return sum((t.amount for t in self.tax_lines), Decimal("0"))
 
 
 @dataclass(slots=True)
@@ -113,6 +125,24 @@ class ShippingLine:
     title: str
     code: str
     price: Decimal
+    allocations: list[tuple[int, Decimal]] = field(default_factory=list)
+    tax_lines: list[TaxLine] = field(default_factory=list)
+
+    @property
+    def original_total(self) -> Decimal:
+        return self.price
+
+    @property
+    def discount(self) -> Decimal:
+        return sum((a for _, a in self.allocations), Decimal("0"))
+
+    @property
+    def discounted_price(self) -> Decimal:
+        return self.price - self.discount
+
+    @property
+    def tax(self) -> Decimal:
+        return sum((t.amount for t in self.tax_lines), Decimal("0"))
 
 
 @dataclass(slots=True)
@@ -122,6 +152,7 @@ class RefundLine:
     quantity: int
     restock_type: str
     subtotal: Decimal
+    tax: Decimal = Decimal("0")
 
 
 @dataclass(slots=True)
@@ -132,10 +163,15 @@ class Refund:
     note: str | None
     lines: list[RefundLine]
     shipping: Decimal = Decimal("0")
+    taxes_included: bool = True
 
     @property
     def total(self) -> Decimal:
-        return sum((rl.subtotal for rl in self.lines), Decimal("0")) + self.shipping
+        """Line subtotals (tax inside them when the order's prices include it, else added)."""
+        lines = sum((rl.subtotal for rl in self.lines), Decimal("0"))
+        if not self.taxes_included:
+            lines += sum((rl.tax for rl in self.lines), Decimal("0"))
+        return lines + self.shipping
 
 
 @dataclass(slots=True)
@@ -177,32 +213,50 @@ class Order:
     source_name: str = "web"
     note: str | None = None
     tax_rate: Decimal = Decimal("0.21")
+    tax_title: str = "IVA"
+    taxes_included: bool = True  # the shop's setting when the order was placed
+    discount_applications: list[DiscountApplication] = field(default_factory=list)
     indexed_at: datetime | None = None
 
     @property
     def name(self) -> str:
         return f"#{self.number}"
 
+    def reprice(self) -> None:
+        """Recompute allocations and taxes after lines or discounts changed."""
+        price_order(self)
+
     @property
     def subtotal(self) -> Decimal:
+        """``subtotalPriceSet``: lines after all discounts (tax inside when taxes are included)."""
         return sum((li.discounted_total for li in self.line_items), Decimal("0"))
 
     @property
     def shipping_total(self) -> Decimal:
+        """``totalShippingPriceSet``: shipping before discounts."""
         return sum((s.price for s in self.shipping_lines), Decimal("0"))
 
     @property
-    def discount_total(self) -> Decimal:
-        return sum((li.discount for li in self.line_items), Decimal("0"))
+    def shipping_after_discounts(self) -> Decimal:
+        return sum((s.discounted_price for s in self.shipping_lines), Decimal("0"))
 
     @property
-    def total(self) -> Decimal:
-        """Prices include tax (EU shop), so the total is lines plus shipping."""
-        return self.subtotal + self.shipping_total
+    def discount_total(self) -> Decimal:
+        """``totalDiscountsSet``: every allocation, on lines and on shipping."""
+        return (sum((li.discount for li in self.line_items), Decimal("0"))
+                + sum((s.discount for s in self.shipping_lines), Decimal("0")))
 
     @property
     def total_tax(self) -> Decimal:
-        return (self.total * self.tax_rate / (1 + self.tax_rate)).quantize(TWO)
+        """The sum of the per-line (already rounded) taxes, lines and shipping."""
+        return (sum((li.tax for li in self.line_items), Decimal("0"))
+                + sum((s.tax for s in self.shipping_lines), Decimal("0")))
+
+    @property
+    def total(self) -> Decimal:
+        """Lines and shipping after discounts, plus tax when prices exclude it."""
+        total = self.subtotal + self.shipping_after_discounts
+        return total if self.taxes_included else total + self.total_tax
 
     @property
     def refunded_total(self) -> Decimal:
@@ -286,6 +340,20 @@ class BulkOperation:
     started: bool = False
 
 
+_PRICING_FIELDS = frozenset({"line_items", "shipping_lines", "discount_applications", "taxes_included",
+                             "tax_rate"})
+
+
+def refund_line(rid: int, li: LineItem, quantity: int, restock_type: str = "RETURN") -> RefundLine:
+    """``quantity`` of ``li`` refunded: its share of the line's price after all discounts and of
+    the line's tax, each rounded to the cent (a whole line refunds exactly what it cost)."""
+    if quantity >= li.quantity:
+        return RefundLine(rid, li.id, quantity, restock_type, li.discounted_total, li.tax)
+    share = Decimal(quantity) / Decimal(li.quantity)
+    return RefundLine(rid, li.id, quantity, restock_type, cents(li.discounted_total * share),
+                      cents(li.tax * share))
+
+
 class Store:
     """All state of one simulated shop; guarded by one re-entrant lock."""
 
@@ -299,6 +367,10 @@ class Store:
         self.shop_id = 73000000001
         self.timezone = "Europe/Madrid"
         self.plan_name = "Basic"
+        # Shop tax settings (Spain): prices shown to buyers include 21 % IVA.
+        self.taxes_included = True
+        self.tax_rate = Decimal("0.21")
+        self.tax_title = "IVA"
         self.customers: dict[int, Customer] = {}
         self.orders: dict[int, Order] = {}
         self.discounts: dict[int, Discount] = {}
@@ -409,23 +481,38 @@ class Store:
     def add_order(self, *, customer_id: int | None, lines: list[tuple[str | None, str, int, Decimal]]
                   | None = None, line_items: list[LineItem] | None = None,
                   shipping: Decimal = Decimal("0"), discount_codes: list[str] | None = None,
+                  discounts: list[DiscountApplication] | None = None,
+                  taxes_included: bool | None = None, tax_rate: Decimal | None = None,
                   created_at: datetime | None = None, test: bool = False,
                   financial_status: str = "PAID", tags: list[str] | None = None,
                   email: str | None = None, emit: bool = True) -> Order:
-        """Create an order; ``lines`` are (sku, title, quantity, unit price)."""
+        """Create an order; ``lines`` are (sku, title, quantity, unit price).
+
+        ``discounts`` are the discount applications (see ``pricing.code_percentage`` and
+        friends); their codes are the order's ``discountCodes`` unless ``discount_codes`` is
+        given. Taxes follow the shop's settings unless ``taxes_included``/``tax_rate`` say
+        otherwise for this order.
+        """
         with self.lock:
             now = created_at or self.now()
             items = list(line_items or [])
             for sku, title, qty, price in lines or []:
                 items.append(LineItem(self.next_id(), sku, title, qty, Decimal(price)))
             cust = self.customers.get(customer_id) if customer_id is not None else None
+            apps = list(discounts or [])
+            codes = list(discount_codes) if discount_codes is not None else [a.code for a in apps if a.code]
             o = Order(self.next_id(), self.next_number(), email or (cust.email if cust else None),
                       customer_id, now, now, items,
-                      discount_codes=list(discount_codes or []), tags=list(tags or []),
-                      test=test, financial_status=financial_status, processed_at=now)
+                      discount_codes=codes, tags=list(tags or []),
+                      test=test, financial_status=financial_status, processed_at=now,
+                      tax_rate=self.tax_rate if tax_rate is None else Decimal(tax_rate),
+                      tax_title=self.tax_title,
+                      taxes_included=self.taxes_included if taxes_included is None else taxes_included,
+                      discount_applications=apps)
             if shipping:
                 o.shipping_lines.append(ShippingLine(self.next_id(), "Standard", "STANDARD",
                                                      Decimal(shipping)))
+            o.reprice()
             o.indexed_at = self.now()
             self.orders[o.id] = o
             if cust is not None and not test:
@@ -445,6 +532,8 @@ class Store:
                 if not hasattr(o, k):
                     raise AttributeError(f"Order has no field {k}")
                 setattr(o, k, v)
+            if _PRICING_FIELDS & changes.keys():
+                o.reprice()
             o.updated_at = self.now()
             self.touched("orders")
         if emit:
@@ -454,16 +543,13 @@ class Store:
     def add_refund(self, order_id: int, lines: list[tuple[int, int]] | None = None, *,
                    shipping: Decimal = Decimal("0"), note: str | None = None,
                    restock_type: str = "RETURN", emit: bool = True) -> Refund:
-        """Refund (line item id, quantity) pairs at their discounted unit price."""
+        """Refund (line item id, quantity) pairs at their price after all discounts."""
         with self.lock:
             o = self.orders[order_id]
             by_id = {li.id: li for li in o.line_items}
-            rlines = []
-            for lid, qty in lines or []:
-                li = by_id[lid]
-                unit = (li.discounted_total / li.quantity).quantize(TWO)
-                rlines.append(RefundLine(self.next_id(), lid, qty, restock_type, unit * qty))
-            r = Refund(self.next_id(), o.id, self.now(), note, rlines, Decimal(shipping))
+            rlines = [refund_line(self.next_id(), by_id[lid], qty, restock_type) for lid, qty in lines or []]
+            r = Refund(self.next_id(), o.id, self.now(), note, rlines, Decimal(shipping),
+                       taxes_included=o.taxes_included)
             o.refunds.append(r)
             o.financial_status = "REFUNDED" if o.refunded_total >= o.total else "PARTIALLY_REFUNDED"
             o.updated_at = self.now()

@@ -19,6 +19,7 @@ from graphql import GraphQLError, GraphQLResolveInfo
 from . import search as s
 from .connections import check_window, list_connection, paginate
 from .formats import decimal_text, dt_text, gid, money_bag, money_text, money_v2, parse_gid
+from .pricing import DiscountApplication, TaxLine
 from .store import (
     Address,
     BulkOperation,
@@ -30,6 +31,7 @@ from .store import (
     MetafieldDefinition,
     Order,
     Refund,
+    ShippingLine,
     Store,
     WebhookSubscription,
 )
@@ -290,12 +292,51 @@ def orders_connection(info: GraphQLResolveInfo, args: dict[str, Any], store: Sto
                     predicate=pred, start_at=start)
 
 
+def tax_line_view(t: TaxLine, cur: str) -> dict[str, Any]:
+    return {"__typename": "TaxLine", "title": t.title, "rate": float(t.rate),
+            "ratePercentage": float(t.rate * 100), "priceSet": money_bag(t.amount, cur),
+            "price": money_text(t.amount), "source": "Shopify", "channelLiable": False}
+
+
+def discount_application_view(app: DiscountApplication, cur: str) -> dict[str, Any]:
+    value: dict[str, Any] = (
+        {"__typename": "PricingPercentageValue", "percentage": float(app.percentage * 100)}
+        if app.percentage is not None else
+        {"__typename": "MoneyV2", **money_v2(app.amount or Decimal("0"), cur)})
+    v: dict[str, Any] = {
+        "allocationMethod": app.allocation_method, "index": app.index,
+        "targetSelection": app.target_selection, "targetType": app.target_type, "value": value,
+    }
+    if app.code is not None:
+        v.update({"__typename": "DiscountCodeApplication", "code": app.code})
+    else:
+        v.update({"__typename": "ManualDiscountApplication", "title": app.title, "description": None})
+    return v
+
+
+def allocations_view(o: Order, allocations: list[tuple[int, Decimal]], cur: str) -> list[dict[str, Any]]:
+    apps = o.discount_applications
+    return [{"__typename": "DiscountAllocation", "allocatedAmountSet": money_bag(amount, cur),
+             "allocatedAmount": money_v2(amount, cur),
+             "discountApplication": discount_application_view(apps[i], cur)}
+            for i, amount in allocations]
+
+
+def _line_level(o: Order, li: LineItem, *, with_codes: bool) -> Decimal:
+    """Allocations of product (line-level) discounts; code ones only when asked for."""
+    apps = o.discount_applications
+    return sum((a for i, a in li.allocations
+                if apps[i].line_level and (with_codes or apps[i].code is None)), Decimal("0"))
+
+
 def line_item_view(store: Store, o: Order, li: LineItem) -> dict[str, Any]:
     cur = store.currency
     refunded = o.refunded_quantity(li.id)
     fulfilled = o.fulfilled_quantity(li.id)
     current = li.quantity - refunded
-    unit_disc = (li.discounted_total / li.quantity) if li.quantity else Decimal("0")
+    qty = li.quantity or 1
+    line_level = _line_level(o, li, with_codes=False)
+    unit_disc = (li.original_total - line_level) / qty
     return {
         "__typename": "LineItem",
         "id": gid("LineItem", li.id), "sku": li.sku, "title": li.title, "name": li.title,
@@ -307,14 +348,45 @@ def line_item_view(store: Store, o: Order, li: LineItem) -> dict[str, Any]:
         "merchantEditable": True, "restockable": True, "canRestock": True,
         "originalUnitPriceSet": money_bag(li.unit_price, cur),
         "originalTotalSet": money_bag(li.original_total, cur),
-        "discountedTotalSet": money_bag(li.discounted_total, cur),
+        # Order-level discounts are left out; code discounts only withCodeDiscounts: true.
+        "discountedTotalSet": lambda _i, a: money_bag(
+            li.original_total - _line_level(o, li, with_codes=bool(a.get("withCodeDiscounts"))), cur),
         "discountedUnitPriceSet": money_bag(unit_disc.quantize(Decimal("0.01")), cur),
-        "totalDiscountSet": money_bag(li.discount, cur),
+        "discountedUnitPriceAfterAllDiscountsSet": money_bag(
+            (li.discounted_total / qty).quantize(Decimal("0.01")), cur),
+        "totalDiscountSet": money_bag(_line_level(o, li, with_codes=True), cur),
         "originalUnitPrice": money_text(li.unit_price),
-        "discountedTotal": money_text(li.discounted_total),
+        "discountedTotal": money_text(li.original_total - line_level),
         "product": None, "variant": None, "image": None,
-        "customAttributes": [], "taxLines": [], "discountAllocations": [], "duties": [],
+        "customAttributes": [],
+        "taxLines": lambda _i, a: [tax_line_view(t, cur) for t in li.tax_lines[: a.get("first") or None]],
+        "discountAllocations": allocations_view(o, li.allocations, cur), "duties": [],
     }
+
+
+def shipping_line_view(store: Store, o: Order, sl: ShippingLine) -> dict[str, Any]:
+    cur = store.currency
+    return {"__typename": "ShippingLine", "id": gid("ShippingLine", sl.id),
+            "title": sl.title, "code": sl.code, "source": "shopify", "custom": False,
+            "isRemoved": False, "carrierIdentifier": None, "deliveryCategory": None,
+            "phone": None, "shippingRateHandle": None,
+            "originalPriceSet": money_bag(sl.price, cur), "originalPrice": money_v2(sl.price, cur),
+            "price": money_text(sl.price),
+            "discountedPriceSet": money_bag(sl.discounted_price, cur),
+            "discountedPrice": money_v2(sl.discounted_price, cur),
+            "currentDiscountedPriceSet": money_bag(sl.discounted_price, cur),
+            "taxLines": [tax_line_view(t, cur) for t in sl.tax_lines],
+            "discountAllocations": allocations_view(o, sl.allocations, cur)}
+
+
+def order_tax_lines(o: Order) -> list[TaxLine]:
+    """``Order.taxLines``: one per (rate, title), summing the lines' taxes (shipping included)."""
+    sums: dict[tuple[Decimal, str], Decimal] = {}
+    taxes = [t for li in o.line_items for t in li.tax_lines]
+    taxes += [t for sl in o.shipping_lines for t in sl.tax_lines]
+    for t in taxes:
+        sums[(t.rate, t.title)] = sums.get((t.rate, t.title), Decimal("0")) + t.amount
+    return [TaxLine(title=title, rate=rate, amount=amount) for (rate, title), amount in sums.items()]
 
 
 def refund_view(store: Store, o: Order, r: Refund) -> dict[str, Any]:
@@ -329,7 +401,7 @@ def refund_view(store: Store, o: Order, r: Refund) -> dict[str, Any]:
                 "restocked": rl.restock_type != "NO_RESTOCK",
                 "lineItem": line_item_view(store, o, li),
                 "priceSet": money_bag(unit, cur), "subtotalSet": money_bag(rl.subtotal, cur),
-                "totalTaxSet": money_bag(Decimal("0"), cur), "location": None}
+                "totalTaxSet": money_bag(rl.tax, cur), "location": None}
 
     return {
         "__typename": "Refund",
@@ -420,6 +492,13 @@ def order_view(store: Store, o: Order) -> dict[str, Any]:
         "totalShippingPriceSet": money_bag(o.shipping_total, cur),
         "totalDiscountsSet": money_bag(o.discount_total, cur),
         "totalTaxSet": money_bag(o.total_tax, cur),
+        "currentTotalTaxSet": money_bag(
+            o.total_tax - sum((rl.tax for r in o.refunds for rl in r.lines), Decimal("0")), cur),
+        "totalLineItemsPriceSet": money_bag(sum((li.original_total for li in o.line_items), Decimal("0")), cur),
+        "taxesIncluded": o.taxes_included, "taxExempt": False,
+        "taxLines": [tax_line_view(t, cur) for t in order_tax_lines(o)],
+        "discountApplications": lambda _i, a: list_connection(
+            o.discount_applications, a, lambda app: discount_application_view(app, cur)),
         "totalRefundedSet": money_bag(refunded, cur),
         "totalRefundedShippingSet": money_bag(sum((r.shipping for r in o.refunds), Decimal("0")), cur),
         "currentTotalPriceSet": money_bag(o.total - refunded, cur),
@@ -432,11 +511,7 @@ def order_view(store: Store, o: Order) -> dict[str, Any]:
         "lineItems": lambda _i, a: list_connection(
             o.line_items, a, lambda li: line_item_view(store, o, li)),
         "shippingLines": lambda _i, a: list_connection(
-            o.shipping_lines, a,
-            lambda sl: {"__typename": "ShippingLine", "id": gid("ShippingLine", sl.id),
-                        "title": sl.title, "code": sl.code, "source": "shopify",
-                        "originalPriceSet": money_bag(sl.price, cur),
-                        "discountedPriceSet": money_bag(sl.price, cur)}),
+            o.shipping_lines, a, lambda sl: shipping_line_view(store, o, sl)),
         "refunds": lambda _i, a: [refund_view(store, o, r)
                                   for r in o.refunds[: a.get("first") or len(o.refunds)]],
         "fulfillments": lambda _i, a: [fulfillment_view(store, o, f)
@@ -609,7 +684,7 @@ def shop_view(store: Store) -> dict[str, Any]:
         "plan": {"displayName": store.plan_name, "shopifyPlus": False, "partnerDevelopment": False,
                  "publicDisplayName": store.plan_name},
         "enabledPresentmentCurrencies": [store.currency], "weightUnit": "KILOGRAMS",
-        "taxesIncluded": True, "setupRequired": False, "checkoutApiSupported": True,
+        "taxesIncluded": store.taxes_included, "setupRequired": False, "checkoutApiSupported": True,
         "createdAt": "2024-01-01T00:00:00Z", "updatedAt": "2024-01-01T00:00:00Z",
         "description": None, "currencyFormats": {"moneyFormat": "€{{amount}}"},
     }

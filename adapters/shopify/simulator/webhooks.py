@@ -115,8 +115,8 @@ def refund_payload(store: Store, r: Refund) -> dict[str, Any]:
         x.update({
             "id": rl.id, "quantity": rl.quantity, "line_item_id": rl.line_item_id,
             "restock_type": rl.restock_type.lower(), "subtotal": float(rl.subtotal),
-            "total_tax": 0, "subtotal_set": _set(rl.subtotal, cur),
-            "total_tax_set": _set(Decimal("0"), cur), "location_id": None,
+            "total_tax": float(rl.tax), "subtotal_set": _set(rl.subtotal, cur),
+            "total_tax_set": _set(rl.tax, cur), "location_id": None,
         })
         li = by_id[rl.line_item_id]
         lx = copy.deepcopy(li_tmpl)
@@ -173,9 +173,9 @@ def order_payload(store: Store, o: Order, topic: str = "orders/create") -> dict[
     for sl in o.shipping_lines:
         x = copy.deepcopy(ship_tmpl)
         x.update({"id": sl.id, "title": sl.title, "code": sl.code, "price": money_text(sl.price),
-                  "price_set": _set(sl.price, cur), "discounted_price": money_text(sl.price),
-                  "discounted_price_set": _set(sl.price, cur),
-                  "current_discounted_price_set": _set(sl.price, cur)})
+                  "price_set": _set(sl.price, cur), "discounted_price": money_text(sl.discounted_price),
+                  "discounted_price_set": _set(sl.discounted_price, cur),
+                  "current_discounted_price_set": _set(sl.discounted_price, cur)})
         ships.append(x)
     p.update({
         "id": o.id, "admin_graphql_api_id": gid("Order", o.id), "name": o.name,
@@ -188,7 +188,7 @@ def order_payload(store: Store, o: Order, topic: str = "orders/create") -> dict[
         "discount_codes": [{"code": c, "amount": money_text(o.discount_total), "type": "percentage"}
                            for c in o.discount_codes],
         "line_items": [_line_item(store, o, li, li_tmpl) for li in o.line_items],
-        "shipping_lines": ships, "customer": customer, "taxes_included": True,
+        "shipping_lines": ships, "customer": customer, "taxes_included": o.taxes_included,
         "subtotal_price": money_text(o.subtotal), "subtotal_price_set": _set(o.subtotal, cur),
         "total_price": money_text(o.total), "total_price_set": _set(o.total, cur),
         "total_discounts": money_text(o.discount_total),

@@ -96,12 +96,21 @@ def test_pull_maps_lines_refunds_and_status(shopify_sim: ShopifySimulator) -> No
     (page,) = list(adapter_for(shopify_sim).pull_orders(None))
     (o,) = page.items
     assert o.customer_id == f"shopify:eu:gid://shopify/Customer/{cust.id}"
-    assert [(ln.sku, ln.quantity, ln.total) for ln in o.lines] == [
-        ("MUG", 2, Money(Decimal("25.00"), "EUR")), ("TEE", 1, Money(Decimal("20.00"), "EUR"))]
-    assert o.shipping_lines[0].total == Money(Decimal("4.95"), "EUR")
+    # The simulated shop's prices include 21 % IVA, worked out per line and rounded to the cent:
+    # mugs 25.00 · 21/121 = 4.3388 → 4.34 tax, 20.66 net; tee 20.00 · 21/121 = 3.4711 → 3.47,
+    # 16.53 net; shipping 4.95 · 21/121 = 0.8591 → 0.86, 4.09 net. Totals exclude tax.
+    assert [(ln.sku, ln.quantity, ln.total, ln.total_tax) for ln in o.lines] == [
+        ("MUG", 2, Money(Decimal("20.66"), "EUR"), Money(Decimal("4.34"), "EUR")),
+        ("TEE", 1, Money(Decimal("16.53"), "EUR"), Money(Decimal("3.47"), "EUR"))]
+    assert o.prices_include_tax
+    assert (o.shipping_lines[0].total, o.shipping_lines[0].total_tax) == (
+        Money(Decimal("4.09"), "EUR"), Money(Decimal("0.86"), "EUR"))
+    # 4.34 + 3.47 + 0.86; the buyer paid 25.00 + 20.00 + 4.95.
+    assert (o.total_tax, o.total) == (Money(Decimal("8.67"), "EUR"), Money(Decimal("49.95"), "EUR"))
     (refund,) = o.refunds
-    # One of two mugs at 12.50 each.
-    assert refund.lines[0].quantity == 1 and refund.lines[0].amount == Money(Decimal("12.50"), "EUR")
+    # One of two mugs: 12.50 with half the line's tax (2.17) inside, so 10.33 net.
+    assert refund.lines[0].quantity == 1 and refund.lines[0].amount == Money(Decimal("10.33"), "EUR")
+    assert refund.amount == Money(Decimal("12.50"), "EUR")
     assert refund.reason == "chipped"
     assert o.status is OrderStatus.PAID
 

@@ -48,11 +48,11 @@ def test_every_fragment_is_used() -> None:
     [
         # Hand computation under NOTES §3.2 (m(250) = 11, m(100) = 9, m(5) = 3):
         # LineItem 1 + taxLines 1 + discountAllocations 1 + discountApplication 1 = 4;
-        # lineItems(100) 2 + 9·4 = 38; ShippingLine 1 (money only), shippingLines(5) 2 + 3·1 = 5;
+        # lineItems(100) 2 + 9·4 = 38; ShippingLine the same 4, shippingLines(5) 2 + 3·4 = 14;
         # refunds 1 + refundLineItems(100) 2 + 9·(1 + lineItem 1) = 21; fulfillments 1;
-        # order 1 + customer 1 + two addresses 2 + 38 + 5 + 21 + 1 = 69.
-        ("orders_incremental", {"first": 250}, 2 + 11 * 69),
-        ("order_by_id", {}, 69),
+        # order 1 + customer 1 + two addresses 2 + 38 + 14 + 21 + 1 = 78.
+        ("orders_incremental", {"first": 250}, 2 + 11 * 78),
+        ("order_by_id", {}, 78),
         # Customer 1 + email 1 + phone 1 + address 0 + 3 metafields = 6.
         ("customers_incremental", {"first": 250}, 2 + 11 * 6),
         ("customer_by_identifier", {}, 6),
