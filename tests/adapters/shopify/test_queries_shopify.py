@@ -53,6 +53,10 @@ def test_every_fragment_is_used() -> None:
         # order 1 + customer 1 + two addresses 2 + 38 + 14 + 21 + 1 = 78.
         ("orders_incremental", {"first": 250}, 2 + 11 * 78),
         ("order_by_id", {}, 78),
+        # nodes(ids:) is a list field, counted once whatever the number of ids (NOTES §3.2
+        # rule 5): 1 + the fields of the one node type selected, i.e. the same as one read.
+        ("orders_by_ids", {"ids": [f"gid://shopify/Order/{i}" for i in range(40)]}, 78),
+        ("customers_by_ids", {"ids": [f"gid://shopify/Customer/{i}" for i in range(250)]}, 6),
         # Customer 1 + email 1 + phone 1 + address 0 + 3 metafields = 6.
         ("customers_incremental", {"first": 250}, 2 + 11 * 6),
         ("customer_by_identifier", {}, 6),
