@@ -81,6 +81,9 @@ class StoreAdapter(Protocol):
 
     platform: str
     store: str
+    # True when the platform can list customers changed since a time (Shopify); False when
+    # only a full scan exists (WooCommerce), which the engine then runs on its own schedule.
+    incremental_customers: bool
 
     def check(self) -> StoreInfo:
         """Prove credentials and connectivity with one cheap call."""
@@ -88,6 +91,11 @@ class StoreAdapter(Protocol):
 
     def pull_customers(self, since: datetime | None) -> Iterator[Page[Customer]]:
         """Customers changed since ``since`` (or all, if the platform cannot filter)."""
+        ...
+
+    def get_customers(self, customer_ids: Sequence[str]) -> list[Customer]:
+        """Fresh reads of several customers in as few calls as the platform allows (ids it
+        no longer has are left out): the customers of changed orders the engine never saw."""
         ...
 
     def pull_orders(self, since: datetime | None) -> Iterator[Page[Order]]:

@@ -170,7 +170,7 @@ class SyncEngine:
     def _customers_from_store(self, key: str, adapter: StoreAdapter, stats: RunStats, *, full: bool) -> None:
         with self.db.transaction() as s:
             mark = watermarks.get(s, key, "customers")
-        incremental = bool(getattr(adapter, "incremental_customers", False))
+        incremental = adapter.incremental_customers
         if not incremental and not full and mark is not None and now() - mark < self.customer_sweep:
             return  # the full sweep is due once a day; changed orders bring new customers meanwhile
         started = now()
@@ -257,10 +257,7 @@ class SyncEngine:
             }
         if not wanted:
             return
-        fetch = getattr(adapter, "get_customers", None)
-        if fetch is None:
-            return
-        fetched: list[Customer] = list(fetch(sorted(wanted)))
+        fetched = adapter.get_customers(sorted(wanted))
         self._commit_customers(key, Page(items=fetched), stats, side="store")
 
     def _commit_orders(self, key: str, page: Page[Order], stats: RunStats) -> list[Order]:
