@@ -150,6 +150,22 @@ class LoyaltyBridge:
 
     # --- applying events -------------------------------------------------------------------------
 
+    def observe_page(
+        self, session: Session, items: Sequence[tuple[Order, str]]
+    ) -> tuple[int, list[tuple[Order, VinculoError]]]:
+        """Sync engine hook: a page's new or changed orders (with their customers) in one batch.
+
+        Returns the perk commands queued and the orders the program refused (for quarantine);
+        a refused order writes nothing and does not stop the others.
+        """
+        batch: list[tuple[str, Sequence[Event], str | None]] = []
+        for order, vinculo_id in items:
+            platform, key, _ = split_platform_id(order.id)
+            events = events_from_order(order, store=f"{platform}:{key}", observed_at=self.clock())
+            batch.append((vinculo_id, events, order.email_key))
+        result = self.apply_batch(session, batch)
+        return result.queued, [(items[index][0], error) for index, error in result.failed]
+
     def observe(self, session: Session, order: Order, *, vinculo_id: str, store: str) -> int:
         """Sync engine hook: every new or changed order, inside the page's transaction."""
         platform, key, _ = split_platform_id(order.id)

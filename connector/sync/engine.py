@@ -53,9 +53,15 @@ class _Silent:
 
 
 class OrderObserver(Protocol):
-    """Receives every new or changed order inside the page's transaction (the loyalty bridge)."""
+    """Receives a page's new or changed orders inside the page's transaction (the loyalty bridge).
 
-    def observe(self, session: Session, order: Order, *, vinculo_id: str, store: str) -> int: ...
+    Returns the number of perk commands queued and the orders it refused, which the engine
+    quarantines; a refused order never stops the rest of the page.
+    """
+
+    def observe_page(
+        self, session: Session, items: Sequence[tuple[Order, str]]
+    ) -> tuple[int, list[tuple[Order, VinculoError]]]: ...
 
 
 @dataclass
@@ -266,6 +272,7 @@ class SyncEngine:
             self._quarantine(s, key, "orders", page.rejected, stats)
             parked = quarantine.open_refs(s, key, "orders")
             mirrors = orders_repo.get_many(s, (o.id for o in page.items))
+            observed: list[tuple[Order, str]] = []
             for order in _no_autoflush(s, page.items):
                 stats.counts["orders_seen"] += 1
                 digest = self._digest(order)
@@ -275,17 +282,29 @@ class SyncEngine:
                 vid = self._order_customer(s, key, order, stats)
                 row = orders_repo.upsert(s, order, source=key, vinculo_id=vid, digest=digest)
                 stats.counts["orders_new" if mirror is None else "orders_changed"] += 1
-                if self.observer is not None and vid is not None:
-                    stats.counts["perks_queued"] += self.observer.observe(s, order, vinculo_id=vid, store=key)
+                if vid is not None:
+                    observed.append((order, vid))
                 if order.id in parked:
                     quarantine.resolve(s, source=key, stream="orders", record_ref=order.id)
                 if order.status in EXPORTABLE and (
                     row.exported_digest is not None or order.status is not OrderStatus.CANCELLED
                 ):
                     to_export.append(order)
+            self._observe(s, key, "loyalty", observed, stats)
             if page.high_water is not None:
                 watermarks.advance(s, key, "orders", min(page.high_water, now()))
         return to_export
+
+    def _observe(
+        self, s: Session, source: str, stream: str, observed: Sequence[tuple[Order, str]], stats: RunStats
+    ) -> None:
+        """Hand the page's orders to loyalty; an order the program refuses is quarantined."""
+        if self.observer is None or not observed:
+            return
+        queued, refused = self.observer.observe_page(s, observed)
+        stats.counts["perks_queued"] += queued
+        for order, error in refused:
+            self._quarantine_one(s, source, stream, order.id, error, order, stats)
 
     def _digest(self, order: Order) -> str:
         """Content digest, computed once per order object (it is the costly part of a page)."""
@@ -397,6 +416,7 @@ class SyncEngine:
             with self.db.transaction() as s:
                 self._quarantine(s, erp.store, "sales", page.rejected, stats)
                 mirrors = orders_repo.get_many(s, (o.id for o in page.items))
+                observed: list[tuple[Order, str]] = []
                 for sale in page.items:
                     stats.counts["sales_seen"] += 1
                     digest = sale.content_digest()
@@ -406,11 +426,10 @@ class SyncEngine:
                     vid = self._order_customer(s, erp.store, sale, stats)
                     orders_repo.upsert(s, sale, source=erp.store, vinculo_id=vid, digest=digest)
                     stats.counts["sales_new" if mirror is None else "sales_changed"] += 1
-                    if self.observer is not None and vid is not None:
-                        stats.counts["perks_queued"] += self.observer.observe(
-                            s, sale, vinculo_id=vid, store=erp.store
-                        )
+                    if vid is not None:
+                        observed.append((sale, vid))
                     quarantine.resolve(s, source=erp.store, stream="sales", record_ref=sale.id)
+                self._observe(s, erp.store, "loyalty", observed, stats)
                 if page.high_water is not None:
                     watermarks.advance(s, erp.store, "sales", min(page.high_water, now()))
             self.progress.step(f"{erp.store} sales", len(page.items))

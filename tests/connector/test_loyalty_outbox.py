@@ -228,3 +228,27 @@ def test_several_orders_of_one_person_in_one_page_earn_once_each(woo_sim: WooSim
     # (1 + 2 + 3) x 10.00 EUR = 60.00 EUR -> 300 pending points for each person
     assert reg["pending"] == 300
     assert guest["pending"] == 300
+
+
+def test_an_order_in_a_currency_without_a_rate_is_quarantined_and_the_page_goes_on(
+    woo_sim: WooSimulator, tmp_path: Path
+) -> None:
+    from connector.state import quarantine
+
+    product = woo_sim.create_product(name="Mug", sku="MUG-1", regular_price="10.00")
+    woo_sim.create_order(billing={"email": "eur@example.com"}, set_paid=True,
+                         line_items=[{"product_id": product["id"], "quantity": 1}])
+    usd = woo_sim.create_order(billing={"email": "usd@example.com"}, set_paid=True, currency="USD",
+                               line_items=[{"product_id": product["id"], "quantity": 1}])
+    config = write_config(tmp_path, woo_sim)  # the default program only has a EUR rate
+    rt = runtime(config, woo_sim)
+    try:
+        stats = rt.engine.sync_store("main", full=True)
+        with rt.db.transaction() as s:
+            letters = [(d.stream, d.record_ref, d.reference) for d in quarantine.open_letters(s)]
+        eur = rt.loyalty.balance(rt.db, "eur@example.com")
+    finally:
+        rt.close()
+    assert stats.counts["orders_new"] == 2
+    assert letters == [("loyalty", f"woo:main:{usd['id']}", "currency-without-rate")]
+    assert eur["pending"] == 50  # 10.00 EUR x 5
