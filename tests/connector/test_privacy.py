@@ -11,12 +11,23 @@ import yaml
 from sqlalchemy import select
 
 from adapters.shopify.simulator import ShopifySimulator
-from adapters.shopify.webhooks import CustomerDataRequest, CustomerRedact, ShopRedact, parse_delivery
+from adapters.shopify.webhooks import (
+    CustomerDataRequest,
+    CustomerRedact,
+    ShopRedact,
+    parse_delivery,
+)
 from connector import privacy
 from connector.config import load_config
 from connector.demo import DEFAULT_PROGRAM
 from connector.runtime import Runtime, open_runtime
-from connector.state.models import AccountBalance, CustomerRecord, IdentityMapping, LedgerEntryRow, OrderMirror
+from connector.state.models import (
+    AccountBalance,
+    CustomerRecord,
+    IdentityMapping,
+    LedgerEntryRow,
+    OrderMirror,
+)
 
 
 def shopify_runtime(tmp_path: Path, sim: ShopifySimulator) -> Runtime:
