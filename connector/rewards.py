@@ -42,6 +42,7 @@ from connector.loyalty import (
     snapshot,
     verify,
 )
+from connector.loyalty.earn import tier_level
 from connector.loyalty.engine import PerkCommand
 from connector.state import customers as customers_repo
 from connector.state import ledger
@@ -234,7 +235,7 @@ class LoyaltyBridge:
                     for cid, account in touched.items()
                 ),
             )
-            ledger.save_balances(session, [_balance_row(account) for account in touched.values()])
+            ledger.save_balances(session, [self._balance_row(account) for account in touched.values()])
             result.queued = self._enqueue(session, perks)
         except BaseException:
             # the caller's transaction will roll back: never keep accounts it did not store
@@ -246,8 +247,16 @@ class LoyaltyBridge:
         session.flush()
         return result
 
+    def _balance_row(self, account: Account) -> dict[str, Any]:
+        """The cached balance; an account that never moved tier holds the entry tier."""
+        row = _balance_row(account)
+        if row["tier"] is None:
+            level = tier_level(self.program.at(self.clock()), None)
+            row["tier"] = level.name if level is not None else None
+        return row
+
     def _save_balance(self, session: Session, account: Account) -> None:
-        ledger.save_balances(session, [_balance_row(account)])
+        ledger.save_balances(session, [self._balance_row(account)])
 
     def _targets(self, session: Session, customer_ids: Iterable[str]) -> dict[str, list[str]]:
         """Stores each customer is known on (registered, not guest), in configured order."""
