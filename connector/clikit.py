@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -33,6 +33,9 @@ from rich.progress import (
 from rich.table import Table
 
 from connector.config import Config, load_config
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 from connector.errors import AuthRejected, ConfigError, TransientError, VinculoError
 
 OK, BUG, USAGE, AUTH, PARTIAL, UNAVAILABLE, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
@@ -90,7 +93,9 @@ def fail(env: Env, error: VinculoError) -> NoReturn:
     if env.json:
         env.emit("error", {"exit_code": code, **error.to_dict()})
     else:
-        env.err.print(f"[bold red]error[/] {escape(f'[{error.reference}] {error.message}')}", highlight=False)
+        env.err.print(
+            f"[bold red]error[/] {escape(f'[{error.reference}] {error.message}')}", highlight=False
+        )
         if error.platform or error.obj:
             where = ", ".join(p for p in (error.platform, error.obj) if p)
             env.err.print(f"  where: {escape(where)}", highlight=False)
@@ -165,6 +170,18 @@ config_option = click.option(
 
 def load(config_path: str) -> Config:
     return load_config(config_path)
+
+
+@contextmanager
+def opened(config_path: str) -> Iterator[Runtime]:
+    """The configured runtime for one command, always closed afterwards."""
+    from connector.runtime import open_runtime
+
+    rt = open_runtime(load(config_path))
+    try:
+        yield rt
+    finally:
+        rt.close()
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:

@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from connector.clikit import PARTIAL, Env, config_option, guarded, load, table
+from connector.clikit import PARTIAL, Env, config_option, guarded, opened, table
 from connector.errors import ConfigValueError
-from connector.runtime import Runtime, open_runtime
+from connector.runtime import Runtime
 
 
-def _runtime(config_path: str) -> Runtime:
-    rt = open_runtime(load(config_path))
-    if rt.loyalty is None:
-        rt.close()
-        raise ConfigValueError(
-            "no loyalty program is configured",
-            file=config_path,
-            key="loyalty.program_file",
-            hint="add `loyalty: {program_file: loyalty.yaml, code_secret: ${VINCULO_CODE_SECRET}}`",
-        )
-    return rt
+@contextmanager
+def _runtime(config_path: str) -> Iterator[Runtime]:
+    """The runtime, refusing configs without a loyalty program."""
+    with opened(config_path) as rt:
+        if rt.loyalty is None:
+            raise ConfigValueError(
+                "no loyalty program is configured",
+                file=config_path,
+                key="loyalty.program_file",
+                hint="add `loyalty: {program_file: loyalty.yaml, code_secret: ${VINCULO_CODE_SECRET}}`",
+            )
+        yield rt
 
 
 @click.group("loyalty")
@@ -37,11 +40,8 @@ def loyalty_group() -> None:
 def balance(config_path: str, customer: str) -> None:
     """Points, pending points, tier, next reward and what expires next (CUSTOMER: e-mail or vc_ id)."""
     env: Env = click.get_current_context().ensure_object(Env)
-    rt = _runtime(config_path)
-    try:
+    with _runtime(config_path) as rt:
         data = rt.loyalty.balance(rt.db, customer)
-    finally:
-        rt.close()
     if env.json:
         env.emit("loyalty balance", data)
         return
@@ -61,11 +61,8 @@ def balance(config_path: str, customer: str) -> None:
 def history(config_path: str, customer: str) -> None:
     """Every ledger entry with its explanation, oldest first."""
     env: Env = click.get_current_context().ensure_object(Env)
-    rt = _runtime(config_path)
-    try:
+    with _runtime(config_path) as rt:
         rows = rt.loyalty.history(rt.db, customer)
-    finally:
-        rt.close()
     if env.json:
         env.emit("loyalty history", {"customer": customer, "entries": rows})
         return
@@ -88,12 +85,9 @@ def history(config_path: str, customer: str) -> None:
 def adjust(config_path: str, customer: str, points: int, reason: str, key: str | None) -> None:
     """Add (or with a negative number, remove) points by hand, with a reason."""
     env: Env = click.get_current_context().ensure_object(Env)
-    rt = _runtime(config_path)
-    try:
+    with _runtime(config_path) as rt:
         entry = rt.loyalty.adjust(rt.db, customer, points, reason=reason, key=key)
         sent = rt.dispatcher.drain().as_dict()
-    finally:
-        rt.close()
     if env.json:
         env.emit("loyalty adjust", {"entry": entry.to_dict(), "outbox": sent})
         return
@@ -112,14 +106,11 @@ def redeem(
 ) -> None:
     """Spend points on a reward: a single-use coupon restricted to the customer."""
     env: Env = click.get_current_context().ensure_object(Env)
-    rt = _runtime(config_path)
-    try:
+    with _runtime(config_path) as rt:
         coupon = rt.loyalty.redeem(
             rt.db, customer, reward, store=store, redemption_id=redemption_id
         )
         sent = rt.dispatcher.drain().as_dict()
-    finally:
-        rt.close()
     payload: dict[str, Any] = {
         "code": coupon.code,
         "reward": coupon.reward_id,
@@ -144,11 +135,8 @@ def redeem(
 def rebuild(config_path: str, fix: bool) -> None:
     """Recompute every balance from the ledger and report any difference."""
     env: Env = click.get_current_context().ensure_object(Env)
-    rt = _runtime(config_path)
-    try:
+    with _runtime(config_path) as rt:
         reports = rt.loyalty.rebuild(rt.db, fix=fix)
-    finally:
-        rt.close()
     bad = [r for r in reports if not r.ok]
     if env.json:
         env.emit(
@@ -177,12 +165,9 @@ def rebuild(config_path: str, fix: bool) -> None:
 def sweep(config_path: str) -> None:
     """Release pending points, expire old batches and rewards, re-evaluate tiers, as of now."""
     env: Env = click.get_current_context().ensure_object(Env)
-    rt = _runtime(config_path)
-    try:
+    with _runtime(config_path) as rt:
         queued = rt.loyalty.sweep(rt.db)
         sent = rt.dispatcher.drain().as_dict()
-    finally:
-        rt.close()
     if env.json:
         env.emit("loyalty sweep", {"perks_queued": queued, "outbox": sent})
     else:

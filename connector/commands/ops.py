@@ -8,7 +8,16 @@ from typing import Any
 import click
 
 from connector import outbox
-from connector.clikit import PARTIAL, Env, config_option, guarded, load, progress_bars, table
+from connector.clikit import (
+    PARTIAL,
+    Env,
+    config_option,
+    guarded,
+    load,
+    opened,
+    progress_bars,
+    table,
+)
 from connector.errors import NotFound
 from connector.runtime import open_runtime
 from connector.state import customers as customers_repo
@@ -116,11 +125,8 @@ def status_data(rt: Any) -> dict[str, Any]:
 def status(config_path: str) -> None:
     """Watermarks, counts, last runs, quarantined records and dead perk commands."""
     env: Env = click.get_current_context().ensure_object(Env)
-    rt = open_runtime(load(config_path))
-    try:
+    with opened(config_path) as rt:
         data = status_data(rt)
-    finally:
-        rt.close()
     if env.json:
         env.emit("status", data)
         return
@@ -196,11 +202,8 @@ def quarantine_group() -> None:
 @guarded
 def quarantine_list(config_path: str) -> None:
     env: Env = click.get_current_context().ensure_object(Env)
-    rt = open_runtime(load(config_path))
-    try:
+    with opened(config_path) as rt:
         rows = status_data(rt)["quarantined"]
-    finally:
-        rt.close()
     if env.json:
         env.emit("quarantine list", {"records": rows})
         return
@@ -224,9 +227,8 @@ def quarantine_list(config_path: str) -> None:
 def quarantine_retry(config_path: str, ids: tuple[int, ...], retry_all: bool) -> None:
     """Read each record fresh from its platform and process it again."""
     env: Env = click.get_current_context().ensure_object(Env)
-    rt = open_runtime(load(config_path))
     outcomes: list[dict[str, Any]] = []
-    try:
+    with opened(config_path) as rt:
         with rt.db.transaction() as s:
             letters = (
                 quarantine.open_letters(s) if retry_all else [quarantine.get(s, i) for i in ids]
@@ -243,8 +245,6 @@ def quarantine_retry(config_path: str, ids: tuple[int, ...], retry_all: bool) ->
                 )
             outcomes.append({"id": letter_id, "result": rt.engine.retry(letter)})
         rt.dispatcher.drain()
-    finally:
-        rt.close()
     if env.json:
         env.emit("quarantine retry", {"results": outcomes})
     else:
@@ -259,12 +259,8 @@ def quarantine_retry(config_path: str, ids: tuple[int, ...], retry_all: bool) ->
 def quarantine_drop(config_path: str, ids: tuple[int, ...]) -> None:
     """Give up on records on purpose (kept in the table as dropped, for the audit)."""
     env: Env = click.get_current_context().ensure_object(Env)
-    rt = open_runtime(load(config_path))
-    try:
-        with rt.db.transaction() as s:
-            dropped = [i for i in ids if quarantine.drop(s, i)]
-    finally:
-        rt.close()
+    with opened(config_path) as rt, rt.db.transaction() as s:
+        dropped = [i for i in ids if quarantine.drop(s, i)]
     missing = sorted(set(ids) - set(dropped))
     if env.json:
         env.emit("quarantine drop", {"dropped": dropped, "not_found": missing})
@@ -285,11 +281,8 @@ def outbox_group() -> None:
 def outbox_drain(config_path: str) -> None:
     """Send every due perk command now."""
     env: Env = click.get_current_context().ensure_object(Env)
-    rt = open_runtime(load(config_path))
-    try:
+    with opened(config_path) as rt:
         stats = rt.dispatcher.drain()
-    finally:
-        rt.close()
     if env.json:
         env.emit("outbox drain", stats.as_dict())
     else:
@@ -305,13 +298,10 @@ def outbox_drain(config_path: str) -> None:
 def outbox_retry(config_path: str, ids: tuple[int, ...]) -> None:
     """Put dead perk commands back in the queue (same idempotency key)."""
     env: Env = click.get_current_context().ensure_object(Env)
-    rt = open_runtime(load(config_path))
-    try:
+    with opened(config_path) as rt:
         with rt.db.transaction() as s:
             requeued = [i for i in ids if outbox.retry_dead(s, i, now())]
         stats = rt.dispatcher.drain()
-    finally:
-        rt.close()
     if env.json:
         env.emit("outbox retry", {"requeued": requeued, **stats.as_dict()})
     else:

@@ -7,8 +7,7 @@ import json
 import click
 
 from connector import privacy
-from connector.clikit import Env, config_option, guarded, load
-from connector.runtime import open_runtime
+from connector.clikit import Env, config_option, guarded, opened
 
 
 @click.group("privacy")
@@ -33,11 +32,8 @@ def export(
     """Print everything held on a person as JSON."""
     env: Env = click.get_current_context().ensure_object(Env)
     _who(email, phone, platform_ids)
-    rt = open_runtime(load(config_path))
-    try:
+    with opened(config_path) as rt:
         data = privacy.export_person(rt.db, platform_ids=platform_ids, email=email, phone=phone)
-    finally:
-        rt.close()
     if env.json:
         env.emit("privacy export", data)
     else:
@@ -59,11 +55,8 @@ def redact(
     _who(email, phone, platform_ids)
     if not yes:
         click.confirm("Erase this person's personal data for good?", abort=True)
-    rt = open_runtime(load(config_path))
-    try:
+    with opened(config_path) as rt:
         report = privacy.redact_person(rt.db, platform_ids=platform_ids, email=email, phone=phone)
-    finally:
-        rt.close()
     if env.json:
         env.emit("privacy redact", report.as_dict())
     else:
@@ -80,11 +73,8 @@ def redact_store(config_path: str, store: str, yes: bool) -> None:
     env: Env = click.get_current_context().ensure_object(Env)
     if not yes:
         click.confirm(f"Erase everything held for store {store!r}?", abort=True)
-    rt = open_runtime(load(config_path))
-    try:
+    with opened(config_path) as rt:
         report = privacy.redact_store(rt.db, store)
-    finally:
-        rt.close()
     if env.json:
         env.emit("privacy redact-store", report.as_dict())
     else:
