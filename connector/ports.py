@@ -132,21 +132,28 @@ class StoreAdapter(Protocol):
 
 
 @runtime_checkable
+class Installable(Protocol):
+    """A store that needs one-time setup before perks show (Shopify metafield definitions)."""
+
+    def install(self) -> list[WriteResult]:
+        """Idempotent: what exists already is reported as not created."""
+        ...
+
+
+@runtime_checkable
 class ErpAdapter(Protocol):
     """The merchant's ERP: receives store orders, owns billing data, has its own sales."""
 
     platform: str
     store: str
 
-    def check(self) -> StoreInfo:
-        ...
+    def check(self) -> StoreInfo: ...
 
     def pull_customers(self, since: datetime | None) -> Iterator[Page[Customer]]:
         """Customers the ERP created or changed since ``since``."""
         ...
 
-    def upsert_customers(self, writes: Sequence[CustomerWrite]) -> list[WriteResult]:
-        ...
+    def upsert_customers(self, writes: Sequence[CustomerWrite]) -> list[WriteResult]: ...
 
     def export_orders(self, orders: Sequence[Order]) -> list[WriteResult]:
         """Mirror store orders into the ERP, idempotent by the store order id (result key)."""

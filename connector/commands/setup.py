@@ -11,6 +11,7 @@ import yaml
 
 from connector.clikit import Env, config_option, exit_code_for, guarded, load, table
 from connector.errors import ConfigFileError, VinculoError
+from connector.ports import Installable
 from connector.wiring import build_erp, build_store
 
 
@@ -151,4 +152,50 @@ def check(config_path: str) -> None:
         raise first_error
 
 
-COMMANDS = [init, check]
+@click.command()
+@config_option
+@click.option(
+    "--store", "store_keys", multiple=True, help="Only this store (repeatable). Default: all."
+)
+@guarded
+def install(config_path: str, store_keys: tuple[str, ...]) -> None:
+    """One-time setup on the stores (e.g. Shopify metafield definitions, so balances show in the admin)."""
+    env: Env = click.get_current_context().ensure_object(Env)
+    config = load(config_path)
+    rows: list[dict[str, Any]] = []
+    first_error: VinculoError | None = None
+    for cfg in config.stores:
+        if store_keys and cfg.key not in store_keys:
+            continue
+        adapter = build_store(cfg, overlap=config.sync.overlap)
+        if not isinstance(adapter, Installable):
+            rows.append({"store": cfg.key, "item": "-", "result": "nothing to set up"})
+            continue
+        for result in adapter.install():
+            if result.error is not None:
+                first_error = first_error or result.error
+            outcome = "created" if result.created else "already there"
+            rows.append(
+                {
+                    "store": cfg.key,
+                    "item": result.key,
+                    "result": str(result.error) if result.error else outcome,
+                }
+            )
+    if env.json:
+        env.emit("install", {"results": rows})
+    else:
+        env.out.print(
+            table(
+                "install",
+                ["store", "item", "result"],
+                [[r["store"], r["item"], r["result"]] for r in rows],
+            )
+        )
+    if first_error is not None:
+        if env.json:
+            sys.exit(exit_code_for(first_error))
+        raise first_error
+
+
+COMMANDS = [init, check, install]

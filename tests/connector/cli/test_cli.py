@@ -143,3 +143,19 @@ def test_unreachable_store_exits_5(configured: Path, woo_sim: WooSimulator) -> N
     woo_sim.stop()
     result = run("sync", "-c", str(configured), "--no-erp")
     assert result.exit_code == 5
+
+
+def test_install_creates_shopify_metafield_definitions_once(shopify_sim: object, tmp_path: Path) -> None:
+    import yaml
+
+    os.environ["T_SHOP_TOKEN"] = shopify_sim.access_token  # type: ignore[attr-defined]
+    cfg = tmp_path / "v.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "state": {"url": "sqlite:///state.db"},
+        "stores": [{"platform": "shopify", "key": "eu", "shop_domain": shopify_sim.shop_domain,  # type: ignore[attr-defined]
+                    "base_url": shopify_sim.url, "access_token": "${T_SHOP_TOKEN}"}],  # type: ignore[attr-defined]
+    }), encoding="utf-8")
+    first = as_json(run("--json", "install", "-c", str(cfg)))
+    assert [r["result"] for r in first["results"]] == ["created"] * 3
+    again = as_json(run("--json", "install", "-c", str(cfg)))
+    assert [r["result"] for r in again["results"]] == ["already there"] * 3
