@@ -55,7 +55,7 @@ def require_trytond() -> None:
             "the local Tryton server needs trytond, which is not installed",
             platform=PLATFORM,
             reference="tryton-not-installed",
-            hint='pip install "vinculo[tryton]"  (trytond-sale and proteus 8.2)',
+            hint='pip install "vinculo[tryton]"  (trytond-sale 8.2)',
         )
 
 
