@@ -89,7 +89,11 @@ class SyncEngine:
         self.db = db
         self.stores = dict(stores)
         self.erp = erp
-        self.policies: dict[str, Policy] = policies or {"billing": "erp", "marketing": "store", "default": "newest"}
+        self.policies: dict[str, Policy] = policies or {
+            "billing": "erp",
+            "marketing": "store",
+            "default": "newest",
+        }
         self.observer = observer
         self.progress: Progress = progress or _Silent()
         self.customer_sweep = customer_sweep
@@ -112,7 +116,10 @@ class SyncEngine:
             f"store:{key}",
             full,
             [
-                ("customers", lambda stats: self._customers_from_store(key, adapter, stats, full=full)),
+                (
+                    "customers",
+                    lambda stats: self._customers_from_store(key, adapter, stats, full=full),
+                ),
                 ("orders", lambda stats: self._orders_from_store(key, adapter, stats)),
             ],
         )
@@ -120,7 +127,9 @@ class SyncEngine:
     def sync_erp(self, *, full: bool = False) -> RunStats:
         erp = self.erp
         if erp is None:
-            raise NotFound("no ERP configured", obj="erp", hint="add an `erp:` section to the config")
+            raise NotFound(
+                "no ERP configured", obj="erp", hint="add an `erp:` section to the config"
+            )
         return self._run(
             erp.store,
             f"erp:{erp.store}",
@@ -133,7 +142,11 @@ class SyncEngine:
         )
 
     def _run(
-        self, source: str, lock: str, full: bool, streams: list[tuple[str, Callable[[RunStats], None]]]
+        self,
+        source: str,
+        lock: str,
+        full: bool,
+        streams: list[tuple[str, Callable[[RunStats], None]]],
     ) -> RunStats:
         """Run each stream under the source's lock; a failing stream does not stop the others.
 
@@ -162,10 +175,16 @@ class SyncEngine:
                 stats.errors.append(str(exc))
                 raise
             finally:
-                status = "failed" if failures else ("partial" if stats.counts["quarantined"] else "ok")
+                status = (
+                    "failed" if failures else ("partial" if stats.counts["quarantined"] else "ok")
+                )
                 with self.db.transaction() as s:
                     runs.finish(
-                        s, run_id, status=status, stats=stats.as_dict(), error="; ".join(stats.errors) or None
+                        s,
+                        run_id,
+                        status=status,
+                        stats=stats.as_dict(),
+                        error="; ".join(stats.errors) or None,
                     )
         if failures:
             raise failures[0]
@@ -173,7 +192,9 @@ class SyncEngine:
 
     # --- store -> state -> ERP -------------------------------------------------------------------
 
-    def _customers_from_store(self, key: str, adapter: StoreAdapter, stats: RunStats, *, full: bool) -> None:
+    def _customers_from_store(
+        self, key: str, adapter: StoreAdapter, stats: RunStats, *, full: bool
+    ) -> None:
         with self.db.transaction() as s:
             mark = watermarks.get(s, key, "customers")
         incremental = adapter.incremental_customers
@@ -181,8 +202,10 @@ class SyncEngine:
             return  # the full sweep is due once a day; changed orders bring new customers meanwhile
         started = now()
         for page in adapter.pull_customers(mark if incremental else None):
-            changed = self._commit_customers(key, page, stats, side="store")
+            # One transaction for the page and its ERP write: if the ERP fails, nothing about
+            # the page is remembered and the next run sees the same changes again.
             with self.db.transaction() as s:
+                changed = self._commit_customers_in(s, key, page, stats, side="store")
                 self._export_customers_to_erp(s, changed, stats)
                 if incremental and page.high_water is not None:
                     watermarks.advance(s, key, "customers", page.high_water)
@@ -191,24 +214,35 @@ class SyncEngine:
             with self.db.transaction() as s:
                 watermarks.advance(s, key, "customers", started)
 
-    def _commit_customers(self, source: str, page: Page[Customer], stats: RunStats, *, side: Any) -> list[str]:
-        changed: list[str] = []
+    def _commit_customers(
+        self, source: str, page: Page[Customer], stats: RunStats, *, side: Any
+    ) -> list[str]:
         with self.db.transaction() as s:
-            self._quarantine(s, source, "customers", page.rejected, stats)
-            parked = quarantine.open_refs(s, source, "customers")
-            for customer in _no_autoflush(s, page.items):
-                stats.counts["customers_seen"] += 1
-                res = resolve(s, customer, source=source, side=side, policies=self.policies, at=now())
-                if res.matched_by == "new":
-                    stats.counts["customers_new"] += 1
-                if res.changed_fields:
-                    stats.counts["customers_changed"] += 1
-                    changed.append(res.vinculo_id)
-                if customer.id in parked:
-                    quarantine.resolve(s, source=source, stream="customers", record_ref=customer.id)
+            return self._commit_customers_in(s, source, page, stats, side=side)
+
+    def _commit_customers_in(
+        self, s: Session, source: str, page: Page[Customer], stats: RunStats, *, side: Any
+    ) -> list[str]:
+        changed: list[str] = []
+        self._quarantine(s, source, "customers", page.rejected, stats)
+        parked = quarantine.open_refs(s, source, "customers")
+        for customer in _no_autoflush(s, page.items):
+            stats.counts["customers_seen"] += 1
+            # "newest wins" compares when each side changed the record, not when we read it
+            at = customer.updated_at or now()
+            res = resolve(s, customer, source=source, side=side, policies=self.policies, at=at)
+            if res.matched_by == "new":
+                stats.counts["customers_new"] += 1
+            if res.changed_fields:
+                stats.counts["customers_changed"] += 1
+                changed.append(res.vinculo_id)
+            if customer.id in parked:
+                quarantine.resolve(s, source=source, stream="customers", record_ref=customer.id)
         return changed
 
-    def _export_customers_to_erp(self, s: Session, vinculo_ids: Sequence[str], stats: RunStats) -> None:
+    def _export_customers_to_erp(
+        self, s: Session, vinculo_ids: Sequence[str], stats: RunStats
+    ) -> None:
         if self.erp is None or not vinculo_ids:
             return
         erp = self.erp
@@ -218,8 +252,14 @@ class SyncEngine:
             if record is None or record.is_guest:
                 continue
             target = customers_repo.mapping_for_source(s, vid, erp.store)
-            view = to_customer(record.data.get("fields", {}), id=target.platform_id if target else vid)
-            writes.append(CustomerWrite(key=vid, customer=view, target_id=target.platform_id if target else None))
+            view = to_customer(
+                record.data.get("fields", {}), id=target.platform_id if target else vid
+            )
+            writes.append(
+                CustomerWrite(
+                    key=vid, customer=view, target_id=target.platform_id if target else None
+                )
+            )
         if not writes:
             return
         for write, result in zip(writes, erp.upsert_customers(writes), strict=True):
@@ -230,7 +270,9 @@ class SyncEngine:
     ) -> None:
         if not result.ok:
             assert result.error is not None
-            self._quarantine_one(s, target, "customer-writes", write.key, result.error, write.customer, stats)
+            self._quarantine_one(
+                s, target, "customer-writes", write.key, result.error, write.customer, stats
+            )
             return
         stats.counts[f"customers_written:{target}"] += 1
         if result.platform_id:
@@ -251,15 +293,18 @@ class SyncEngine:
             since = watermarks.get(s, key, "orders")
         for page in adapter.pull_orders(since):
             self._prefetch_customers(key, adapter, page.items, stats)
-            to_export = self._commit_orders(key, page, stats)
-            self._export_orders(to_export, stats)
+            self._commit_orders(key, page, stats)
             self.progress.step(f"{key} orders", len(page.items))
 
-    def _prefetch_customers(self, key: str, adapter: StoreAdapter, orders: Sequence[Order], stats: RunStats) -> None:
+    def _prefetch_customers(
+        self, key: str, adapter: StoreAdapter, orders: Sequence[Order], stats: RunStats
+    ) -> None:
         """Customers of changed orders we have never seen, read in one call before the page."""
         with self.db.transaction() as s:
             wanted = {
-                o.customer_id for o in orders if o.customer_id and customers_repo.mapping(s, o.customer_id) is None
+                o.customer_id
+                for o in orders
+                if o.customer_id and customers_repo.mapping(s, o.customer_id) is None
             }
         if not wanted:
             return
@@ -267,6 +312,11 @@ class SyncEngine:
         self._commit_customers(key, Page(items=fetched), stats, side="store")
 
     def _commit_orders(self, key: str, page: Page[Order], stats: RunStats) -> list[Order]:
+        """Mirror, hand to loyalty, export to the ERP, move the watermark: all or nothing.
+
+        The ERP write happens inside the page's transaction, so an ERP failure rolls the page
+        back and the next run reads it again (exports are keyed, so a repeat is harmless).
+        """
         to_export: list[Order] = []
         with self.db.transaction() as s:
             self._quarantine(s, key, "orders", page.rejected, stats)
@@ -291,12 +341,18 @@ class SyncEngine:
                 ):
                     to_export.append(order)
             self._observe(s, key, "loyalty", observed, stats)
+            self._export_orders_in(s, to_export, stats)
             if page.high_water is not None:
                 watermarks.advance(s, key, "orders", min(page.high_water, now()))
         return to_export
 
     def _observe(
-        self, s: Session, source: str, stream: str, observed: Sequence[tuple[Order, str]], stats: RunStats
+        self,
+        s: Session,
+        source: str,
+        stream: str,
+        observed: Sequence[tuple[Order, str]],
+        stats: RunStats,
     ) -> None:
         """Hand the page's orders to loyalty; an order the program refuses is quarantined."""
         if self.observer is None or not observed:
@@ -336,27 +392,39 @@ class SyncEngine:
             shipping=order.shipping,
             is_guest=order.customer_id is None,
         )
-        return resolve(s, guest, source=key, side="store", policies=self.policies, at=now()).vinculo_id
+        return resolve(
+            s, guest, source=key, side="store", policies=self.policies, at=now()
+        ).vinculo_id
 
     def _export_orders(self, orders: Sequence[Order], stats: RunStats) -> None:
+        with self.db.transaction() as s:
+            self._export_orders_in(s, orders, stats)
+
+    def _export_orders_in(self, s: Session, orders: Sequence[Order], stats: RunStats) -> None:
         if self.erp is None or not orders:
             return
         erp = self.erp
         results = erp.export_orders(orders)
-        with self.db.transaction() as s, s.no_autoflush:
+        with s.no_autoflush:
             parked = quarantine.open_refs(s, erp.store, "order-exports")
             mirrors = orders_repo.get_many(s, (o.id for o in orders))
             for order, result in zip(orders, results, strict=True):
                 if result.ok:
                     mirror = mirrors.get(order.id)
                     if mirror is not None:
-                        orders_repo.mark_exported(mirror, digest=self._digest(order), erp_ref=result.platform_id)
+                        orders_repo.mark_exported(
+                            mirror, digest=self._digest(order), erp_ref=result.platform_id
+                        )
                     if order.id in parked:
-                        quarantine.resolve(s, source=erp.store, stream="order-exports", record_ref=order.id)
+                        quarantine.resolve(
+                            s, source=erp.store, stream="order-exports", record_ref=order.id
+                        )
                     stats.counts["orders_exported"] += 1
                 else:
                     assert result.error is not None
-                    self._quarantine_one(s, erp.store, "order-exports", order.id, result.error, order, stats)
+                    self._quarantine_one(
+                        s, erp.store, "order-exports", order.id, result.error, order, stats
+                    )
 
     # --- ERP -> state -> stores -------------------------------------------------------------------
 
@@ -364,50 +432,51 @@ class SyncEngine:
         with self.db.transaction() as s:
             since = watermarks.get(s, erp.store, "customers")
         for page in erp.pull_customers(since):
-            changed = self._commit_customers(erp.store, page, stats, side="erp")
-            for key, store in self.stores.items():
-                self._push_customers_to_store(key, store, changed, stats)
-            with self.db.transaction() as s:
+            with self.db.transaction() as s:  # a store failure rolls the page back: read again
+                changed = self._commit_customers_in(s, erp.store, page, stats, side="erp")
+                for key, store in self.stores.items():
+                    self._push_customers_to_store(s, key, store, changed, stats)
                 if page.high_water is not None:
                     watermarks.advance(s, erp.store, "customers", min(page.high_water, now()))
             self.progress.step(f"{erp.store} customers", len(page.items))
 
     def _push_customers_to_store(
-        self, key: str, store: StoreAdapter, vinculo_ids: Sequence[str], stats: RunStats
+        self, s: Session, key: str, store: StoreAdapter, vinculo_ids: Sequence[str], stats: RunStats
     ) -> None:
         if not vinculo_ids:
             return
         writes: list[CustomerWrite] = []
-        with self.db.transaction() as s:
-            for vid in dict.fromkeys(vinculo_ids):
-                record = customers_repo.get(s, vid)
-                if record is None:
-                    continue
-                mapping = customers_repo.mapping_for_source(s, vid, key)
-                target = mapping.platform_id if mapping and ":guest:" not in mapping.platform_id else None
-                view = to_customer(record.data.get("fields", {}), id=target or vid)
-                if target is None:
-                    found = store.find_customer(view.email_key, view.phone_key)  # match before creating
-                    if found is not None:
-                        target = found.id
-                        if customers_repo.mapping(s, found.id) is None:
-                            customers_repo.link(
-                                s,
-                                platform_id=found.id,
-                                source=key,
-                                vinculo_id=vid,
-                                matched_by="email",
-                                seen_digest=found.content_digest(),
-                            )
-                        if found.content_digest() == view.content_digest():
-                            continue
-                writes.append(CustomerWrite(key=vid, customer=view, target_id=target))
+        # same session as the page that found the changes
+        for vid in dict.fromkeys(vinculo_ids):
+            record = customers_repo.get(s, vid)
+            if record is None:
+                continue
+            mapping = customers_repo.mapping_for_source(s, vid, key)
+            target = (
+                mapping.platform_id if mapping and ":guest:" not in mapping.platform_id else None
+            )
+            view = to_customer(record.data.get("fields", {}), id=target or vid)
+            if target is None:
+                found = store.find_customer(view.email_key, view.phone_key)  # match before creating
+                if found is not None:
+                    target = found.id
+                    if customers_repo.mapping(s, found.id) is None:
+                        customers_repo.link(
+                            s,
+                            platform_id=found.id,
+                            source=key,
+                            vinculo_id=vid,
+                            matched_by="email",
+                            seen_digest=found.content_digest(),
+                        )
+                    if found.content_digest() == view.content_digest():
+                        continue
+            writes.append(CustomerWrite(key=vid, customer=view, target_id=target))
         if not writes:
             return
         results = store.upsert_customers(writes)
-        with self.db.transaction() as s:
-            for write, result in zip(writes, results, strict=True):
-                self._record_customer_write(s, key, write, result, stats)
+        for write, result in zip(writes, results, strict=True):
+            self._record_customer_write(s, key, write, result, stats)
 
     def _sales_from_erp(self, erp: ErpAdapter, stats: RunStats) -> None:
         with self.db.transaction() as s:
@@ -474,10 +543,14 @@ class SyncEngine:
         with self.db.transaction() as s:
             if not result.ok:
                 assert result.error is not None
-                self._quarantine_one(s, source, "fulfilments", fulfilment.order_id, result.error, fulfilment, stats)
+                self._quarantine_one(
+                    s, source, "fulfilments", fulfilment.order_id, result.error, fulfilment, stats
+                )
                 return
             stats.counts["orders_completed"] += 1
-            quarantine.resolve(s, source=source, stream="fulfilments", record_ref=fulfilment.order_id)
+            quarantine.resolve(
+                s, source=source, stream="fulfilments", record_ref=fulfilment.order_id
+            )
         fresh = store.get_order(fulfilment.order_id)
         if fresh is not None:
             self._commit_orders(key, Page(items=[fresh]), stats)
@@ -497,26 +570,37 @@ class SyncEngine:
                 fresh = store.get_order(ref)
             except (DataError, RejectedError) as exc:  # still bad at the source
                 with self.db.transaction() as s:
-                    quarantine.put(s, source=source, stream=stream, record_ref=ref, error=exc, payload=letter.payload)
+                    quarantine.put(
+                        s,
+                        source=source,
+                        stream=stream,
+                        record_ref=ref,
+                        error=exc,
+                        payload=letter.payload,
+                    )
                 return f"still quarantined: {exc}"
             if fresh is None:
                 return "the order no longer exists in the store; drop it with `vinculo quarantine drop`"
             self._prefetch_customers(key, store, [fresh], stats)
             exported = self._commit_orders(key, Page(items=[fresh]), stats)
             if stream == "order-exports" and not exported and fresh.status in EXPORTABLE:
-                exported = [fresh]
-            self._export_orders(exported, stats)
+                self._export_orders([fresh], stats)
         elif stream == "customer-writes":
             if self.erp is not None and source == self.erp.store:
                 with self.db.transaction() as s:
                     self._export_customers_to_erp(s, [ref], stats)
             elif source in self.stores:
-                self._push_customers_to_store(source, self.stores[source], [ref], stats)
+                with self.db.transaction() as s:
+                    self._push_customers_to_store(s, source, self.stores[source], [ref], stats)
         elif stream == "customers" and source in self.stores:
             with self.db.transaction() as s:
                 watermarks.reset(s, source, "customers")
             self._customers_from_store(source, self.stores[source], stats, full=True)
-        elif stream == "fulfilments" and isinstance(letter.payload, dict) and "order_id" in letter.payload:
+        elif (
+            stream == "fulfilments"
+            and isinstance(letter.payload, dict)
+            and "order_id" in letter.payload
+        ):
             from connector.outbox import decode
 
             fulfilment = decode("complete", letter.payload)
@@ -532,12 +616,16 @@ class SyncEngine:
                     error=DataError(letter.reason, reference=letter.reference),
                     payload=letter.payload,
                 )
-            return "fix the record at its source (e.g. the file in the ERP inbox) and drop it in again"
-        with self.db.transaction() as s:
-            still = any(
-                d.id == letter.id for d in quarantine.open_letters(s, source)
+            return (
+                "fix the record at its source (e.g. the file in the ERP inbox) and drop it in again"
             )
-        return "still quarantined: " + "; ".join(stats.errors or ["see `vinculo status`"]) if still else "resolved"
+        with self.db.transaction() as s:
+            still = any(d.id == letter.id for d in quarantine.open_letters(s, source))
+        return (
+            "still quarantined: " + "; ".join(stats.errors or ["see `vinculo status`"])
+            if still
+            else "resolved"
+        )
 
     def _quarantine(
         self, s: Session, source: str, stream: str, rejected: Iterable[Rejected], stats: RunStats
@@ -546,9 +634,18 @@ class SyncEngine:
             self._quarantine_one(s, source, stream, item.source, item.error, item.payload, stats)
 
     def _quarantine_one(
-        self, s: Session, source: str, stream: str, ref: str, error: VinculoError, payload: Any, stats: RunStats
+        self,
+        s: Session,
+        source: str,
+        stream: str,
+        ref: str,
+        error: VinculoError,
+        payload: Any,
+        stats: RunStats,
     ) -> None:
-        quarantine.put(s, source=source, stream=stream, record_ref=ref, error=error, payload=payload)
+        quarantine.put(
+            s, source=source, stream=stream, record_ref=ref, error=error, payload=payload
+        )
         stats.counts["quarantined"] += 1
 
 

@@ -239,3 +239,25 @@ def test_erp_shipment_marks_the_store_order_completed(
     with db.transaction() as s:
         mirror = s.get(OrderMirror, f"woo:main:{order_id}")
         assert mirror is not None and mirror.status == "completed"
+
+
+def test_an_erp_that_fails_loses_nothing_the_next_run_exports_it(
+    woo_sim: WooSimulator, engine: SyncEngine, erp: FilesErp, db: Database
+) -> None:
+    from connector.errors import VinculoError
+
+    mug = product(woo_sim, "MUG-1", "12.50")
+    order = paid_order(woo_sim, email="a@example.com", lines=[(mug, 1)])
+    folder = erp.root / "outbox" / "orders"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("not a folder", encoding="utf-8")  # the ERP share is broken
+
+    with pytest.raises(VinculoError):
+        engine.sync_store("main", full=True)
+    with db.transaction() as s:
+        assert watermarks.get(s, "main", "orders") is None  # the page was not remembered
+
+    folder.unlink()  # the share is back
+    stats = engine.sync_store("main")
+    assert stats.counts["orders_exported"] == 1
+    assert [line["order_id"] for line in exported_lines(erp)] == [f"woo:main:{order}"]
