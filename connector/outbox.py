@@ -42,6 +42,7 @@ from connector.errors import (
     RateLimited,
     TransientError,
     VinculoError,
+    WriteRejected,
 )
 from connector.ports import StoreAdapter, WriteResult
 from connector.state import customers as customers_repo
@@ -51,7 +52,12 @@ from connector.state.models import OutboxCommand
 
 Command = Perk | Fulfilment
 _OUTBOX = cast(Table, OutboxCommand.__table__)
-KINDS: dict[type[Any], str] = {IssueCoupon: "coupon", PublishLoyalty: "publish", SetTier: "tier", Fulfilment: "complete"}
+KINDS: dict[type[Any], str] = {
+    IssueCoupon: "coupon",
+    PublishLoyalty: "publish",
+    SetTier: "tier",
+    Fulfilment: "complete",
+}
 
 
 def command_key(command: Command) -> str:
@@ -123,7 +129,9 @@ def enqueue_many(session: Session, commands: Sequence[tuple[Command, str]], *, a
     return len(values)
 
 
-def _supersede(session: Session, first_keys: Mapping[tuple[str, str | None], str], at: datetime) -> None:
+def _supersede(
+    session: Session, first_keys: Mapping[tuple[str, str | None], str], at: datetime
+) -> None:
     """Mark the stored pending publish rows of these (store, account) pairs done.
 
     One SELECT per 500 accounts, then an UPDATE by primary key: a per-pair UPDATE would let
@@ -180,7 +188,9 @@ def decode(kind: str, payload: Mapping[str, Any]) -> Command:
             description=payload.get("description", ""),
         )
     if kind == "publish":
-        return PublishLoyalty(key=payload["key"], customer_id=payload["customer_id"], snapshot=payload["snapshot"])
+        return PublishLoyalty(
+            key=payload["key"], customer_id=payload["customer_id"], snapshot=payload["snapshot"]
+        )
     if kind == "tier":
         return SetTier(
             key=payload["key"],
@@ -260,30 +270,46 @@ class Dispatcher:
         return stats
 
     def _claim(self, n: int) -> list[int]:
+        """Claim due rows one by one; a row another dispatcher claimed first is not ours.
+
+        The conditional UPDATE is the claim: only the dispatcher whose UPDATE changed the row
+        (rowcount 1) runs it, so two dispatchers never call the store for the same command.
+        """
         stamp = self.clock()
         with self.db.transaction() as s:
-            ids = list(
+            candidates = list(
                 s.scalars(
                     select(OutboxCommand.id)
-                    .where(OutboxCommand.status == "pending", OutboxCommand.next_attempt_at <= stamp)
+                    .where(
+                        OutboxCommand.status == "pending", OutboxCommand.next_attempt_at <= stamp
+                    )
                     .order_by(OutboxCommand.id)
                     .limit(n)
                 )
             )
-            if ids:
-                s.execute(
+            claimed = []
+            for row_id in candidates:
+                result = s.execute(
                     update(OutboxCommand)
-                    .where(OutboxCommand.id.in_(ids), OutboxCommand.status == "pending")
+                    .where(OutboxCommand.id == row_id, OutboxCommand.status == "pending")
                     .values(status="in_flight", updated_at=stamp)
                 )
-        return ids
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    claimed.append(row_id)
+        return claimed
 
     def _run_one(self, row_id: int, stats: DispatchStats) -> None:
         with self.db.transaction() as s:
             row = s.get(OutboxCommand, row_id)
             if row is None or row.status != "in_flight":
                 return
-            command = decode(row.kind, row.payload)
+            try:
+                command = decode(row.kind, row.payload)
+            except (KeyError, TypeError, ValueError) as exc:
+                row.status, row.attempts = "dead", row.attempts + 1
+                row.last_error = {"message": f"undecodable command: {exc}", "kind": "data"}
+                stats.counts["dead"] += 1
+                return
             target, kind, account = row.target, row.kind, row.account
             ref = None
             if account is not None:
@@ -301,6 +327,16 @@ class Dispatcher:
             result = self._call(store, kind, command, ref)
         except VinculoError as exc:
             result = WriteResult(key=str(row_id), error=exc)
+        except Exception as exc:  # a bug or a bad row must not stall the queue: dead-letter it
+            result = WriteResult(
+                key=str(row_id),
+                error=WriteRejected(
+                    f"command {row_id} failed unexpectedly: {type(exc).__name__}: {exc}",
+                    reference="outbox-command-crashed",
+                    obj=str(row_id),
+                    hint="see the error, fix the cause, then `vinculo outbox retry`",
+                ),
+            )
         if self.after_call is not None:
             with self.db.transaction() as s:
                 fresh = s.get(OutboxCommand, row_id)
@@ -348,7 +384,9 @@ class Dispatcher:
             return store.complete_order(command)
         if ref is None:
             # A guest has no account on this store to carry meta or tags; nothing to write.
-            return WriteResult(key=kind, created=False, payload={"skipped": "no account on this store"})
+            return WriteResult(
+                key=kind, created=False, payload={"skipped": "no account on this store"}
+            )
         if isinstance(command, PublishLoyalty):
             return store.publish_loyalty(command, ref)
         if isinstance(command, SetTier):
@@ -357,17 +395,25 @@ class Dispatcher:
 
 
 def summary(session: Session) -> dict[str, int]:
-    rows = session.execute(select(OutboxCommand.status, func.count()).group_by(OutboxCommand.status))
+    rows = session.execute(
+        select(OutboxCommand.status, func.count()).group_by(OutboxCommand.status)
+    )
     return {status: int(n) for status, n in rows}
 
 
 def dead_commands(session: Session) -> list[OutboxCommand]:
-    return list(session.scalars(select(OutboxCommand).where(OutboxCommand.status == "dead").order_by(OutboxCommand.id)))
+    return list(
+        session.scalars(
+            select(OutboxCommand).where(OutboxCommand.status == "dead").order_by(OutboxCommand.id)
+        )
+    )
 
 
 def retry_dead(session: Session, command_id: int, at: datetime) -> bool:
+    """Queue a dead command again. A dead coupon gave its points back when it died, so it is
+    not re-sent (that would hand out the coupon and the points): redeem again instead."""
     row = session.get(OutboxCommand, command_id)
-    if row is None or row.status != "dead":
+    if row is None or row.status != "dead" or row.kind == "coupon":
         return False
     row.status = "pending"
     row.attempts = 0

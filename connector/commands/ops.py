@@ -302,13 +302,19 @@ def outbox_retry(config_path: str, ids: tuple[int, ...]) -> None:
         with rt.db.transaction() as s:
             requeued = [i for i in ids if outbox.retry_dead(s, i, now())]
         stats = rt.dispatcher.drain()
+    refused = [i for i in ids if i not in requeued]
     if env.json:
-        env.emit("outbox retry", {"requeued": requeued, **stats.as_dict()})
+        env.emit("outbox retry", {"requeued": requeued, "not_requeued": refused, **stats.as_dict()})
     else:
         env.out.print(
             f"requeued {requeued}; "
             + ", ".join(f"{k} {v}" for k, v in sorted(stats.counts.items()))
         )
+        if refused:
+            env.out.print(
+                f"not requeued {refused}: not dead, unknown, or a reward coupon whose points were "
+                "given back when it failed (redeem again with `vinculo loyalty redeem`)"
+            )
 
 
 COMMANDS = [sync, status, quarantine_group, outbox_group]

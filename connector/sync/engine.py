@@ -174,9 +174,13 @@ class SyncEngine:
                 failures.append(exc)
                 stats.errors.append(str(exc))
                 raise
+            except BaseException as exc:  # a crash or Ctrl-C is a failed run, never "ok"
+                stats.errors.append(f"{type(exc).__name__}: {exc}")
+                raise
             finally:
+                failed = bool(failures) or bool(stats.errors)
                 status = (
-                    "failed" if failures else ("partial" if stats.counts["quarantined"] else "ok")
+                    "failed" if failed else ("partial" if stats.counts["quarantined"] else "ok")
                 )
                 with self.db.transaction() as s:
                     runs.finish(

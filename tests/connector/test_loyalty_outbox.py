@@ -252,3 +252,46 @@ def test_an_order_in_a_currency_without_a_rate_is_quarantined_and_the_page_goes_
     assert stats.counts["orders_new"] == 2
     assert letters == [("loyalty", f"woo:main:{usd['id']}", "currency-without-rate")]
     assert eur["pending"] == 50  # 10.00 EUR x 5
+
+
+def test_two_dispatchers_never_run_the_same_command(woo_sim: WooSimulator, tmp_path: Path) -> None:
+    config, email, _ = customer_with_points(woo_sim, tmp_path)
+    first, second = runtime(config, woo_sim), runtime(config, woo_sim)
+    try:
+        first.loyalty.redeem(first.db, email, "five", store="main", redemption_id="r-twice")
+        calls: list[int] = []
+        original = first.dispatcher._run_one
+
+        def interleave(row_id: int, stats: object) -> None:
+            calls.append(row_id)
+            assert second.dispatcher._claim(100) == []  # the other one finds nothing claimable
+            original(row_id, stats)  # type: ignore[arg-type]
+
+        first.dispatcher._run_one = interleave  # type: ignore[method-assign]
+        first.dispatcher.drain()
+        assert calls
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_dead_coupon_is_not_sent_again_after_its_points_came_back(woo_sim: WooSimulator, tmp_path: Path) -> None:
+    from connector import outbox
+    from connector.state.clock import now
+
+    config, email, _ = customer_with_points(woo_sim, tmp_path)
+    rt = runtime(config, woo_sim)
+    try:
+        woo_sim.faults.override(
+            400, '{"code":"woocommerce_rest_invalid_coupon","message":"No.","data":{"status":400}}',
+            method="POST", path="coupons",
+        )
+        rt.loyalty.redeem(rt.db, email, "five", store="main", redemption_id="r-dead")
+        rt.dispatcher.drain()
+        with rt.db.transaction() as s:
+            row = s.scalars(select(OutboxCommand).where(OutboxCommand.kind == "coupon")).one()
+            assert row.status == "dead"
+            assert not outbox.retry_dead(s, row.id, now())
+        assert rt.loyalty.balance(rt.db, email)["available"] == 1000
+    finally:
+        rt.close()
