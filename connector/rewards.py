@@ -276,13 +276,15 @@ class LoyaltyBridge:
         if not perks:
             return 0
         at = self.clock()
-        everywhere = self._targets(session, {cid for cid, command in perks if not command.store})
+        everywhere = self._targets(session, {cid for cid, _command in perks})
         commands: list[tuple[Perk, str]] = []
         for customer_id, command in perks:
             if command.store:
                 store = command.store
                 key = store.split(":")[1] if store.count(":") >= 1 else store
-                targets = [key] if key in self.store_keys else []
+                # A reward auto-issued after an ERP-only sale names the ERP as its "store";
+                # the coupon then goes to the first store the customer is known on.
+                targets = [key] if key in self.store_keys else everywhere[customer_id][:1]
             else:
                 targets = everywhere[customer_id]
             commands.extend((command.perk, target) for target in targets)

@@ -589,6 +589,19 @@ class SyncEngine:
             exported = self._commit_orders(key, Page(items=[fresh]), stats)
             if stream == "order-exports" and not exported and fresh.status in EXPORTABLE:
                 self._export_orders([fresh], stats)
+        elif stream == "loyalty" and split_platform_id(ref)[1] in self.stores:
+            store = self.stores[split_platform_id(ref)[1]]
+            fresh = store.get_order(ref)
+            if fresh is None:
+                return "the order no longer exists in the store; drop it with `vinculo quarantine drop`"
+            with self.db.transaction() as s:
+                mirror = orders_repo.get(s, ref)
+                if mirror is None or mirror.vinculo_id is None:
+                    return "the order has no known customer yet; run `vinculo sync` first"
+                before = stats.counts["quarantined"]
+                self._observe(s, source, "loyalty", [(fresh, mirror.vinculo_id)], stats)
+                if stats.counts["quarantined"] == before:
+                    quarantine.resolve(s, source=source, stream="loyalty", record_ref=ref)
         elif stream == "customer-writes":
             if self.erp is not None and source == self.erp.store:
                 with self.db.transaction() as s:

@@ -295,3 +295,35 @@ def test_a_dead_coupon_is_not_sent_again_after_its_points_came_back(woo_sim: Woo
         assert rt.loyalty.balance(rt.db, email)["available"] == 1000
     finally:
         rt.close()
+
+
+def test_a_refused_order_earns_once_the_program_covers_it(woo_sim: WooSimulator, tmp_path: Path) -> None:
+    import copy
+
+    import yaml
+
+    from connector.demo import DEFAULT_PROGRAM
+    from connector.state import quarantine
+
+    product = woo_sim.create_product(name="Mug", sku="MUG-1", regular_price="10.00")
+    usd = woo_sim.create_order(billing={"email": "usd@example.com"}, set_paid=True, currency="USD",
+                               line_items=[{"product_id": product["id"], "quantity": 2}])
+    config = write_config(tmp_path, woo_sim)
+    rt = runtime(config, woo_sim)
+    try:
+        rt.engine.sync_store("main", full=True)
+    finally:
+        rt.close()
+    program = copy.deepcopy(DEFAULT_PROGRAM)
+    program["earn"]["rates"]["USD"] = 4  # the merchant adds a USD rate
+    document = yaml.safe_load(config.read_text(encoding="utf-8"))
+    document["loyalty"]["program"] = program
+    config.write_text(yaml.safe_dump(document), encoding="utf-8")
+    rt = runtime(config, woo_sim)
+    try:
+        with rt.db.transaction() as s:
+            [letter] = quarantine.open_letters(s)
+        assert rt.engine.retry(letter) == "resolved"
+        assert rt.loyalty.balance(rt.db, "usd@example.com")["pending"] == 80  # 20.00 USD x 4
+    finally:
+        rt.close()
