@@ -306,7 +306,7 @@ def test_a_refused_order_earns_once_the_program_covers_it(woo_sim: WooSimulator,
     from connector.state import quarantine
 
     product = woo_sim.create_product(name="Mug", sku="MUG-1", regular_price="10.00")
-    usd = woo_sim.create_order(billing={"email": "usd@example.com"}, set_paid=True, currency="USD",
+    woo_sim.create_order(billing={"email": "usd@example.com"}, set_paid=True, currency="USD",
                                line_items=[{"product_id": product["id"], "quantity": 2}])
     config = write_config(tmp_path, woo_sim)
     rt = runtime(config, woo_sim)
