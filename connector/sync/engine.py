@@ -32,12 +32,13 @@ from connector.state import orders as orders_repo
 from connector.state import quarantine, runs, watermarks
 from connector.state.clock import now
 from connector.state.db import Database
-from connector.state.locks import store_lock
+from connector.state.locks import acquire, store_lock
 from connector.state.models import DeadLetter
 from connector.sync.conflicts import Policy, to_customer
 from connector.sync.identity import guest_id, mark_written, resolve
 
 T = TypeVar("T")
+LOCK_TTL = timedelta(minutes=30)
 EXPORTABLE = {OrderStatus.PAID, OrderStatus.COMPLETED, OrderStatus.REFUNDED, OrderStatus.CANCELLED}
 
 
@@ -98,6 +99,7 @@ class SyncEngine:
         self.progress: Progress = progress or _Silent()
         self.customer_sweep = customer_sweep
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self._lock: str | None = None
         self._digests: dict[int, tuple[Order, str]] = {}
 
     # --- entry points ------------------------------------------------------------------------
@@ -156,7 +158,8 @@ class SyncEngine:
         """
         stats = RunStats(source=source)
         failures: list[VinculoError] = []
-        with store_lock(self.db, lock, self.owner):
+        with store_lock(self.db, lock, self.owner, ttl=LOCK_TTL):
+            self._lock = lock
             with self.db.transaction() as s:
                 run_id = runs.start(s, source)
                 if full:
@@ -182,6 +185,7 @@ class SyncEngine:
                 status = (
                     "failed" if failed else ("partial" if stats.counts["quarantined"] else "ok")
                 )
+                self._lock = None
                 with self.db.transaction() as s:
                     runs.finish(
                         s,
@@ -227,6 +231,7 @@ class SyncEngine:
     def _commit_customers_in(
         self, s: Session, source: str, page: Page[Customer], stats: RunStats, *, side: Any
     ) -> list[str]:
+        self._heartbeat()
         changed: list[str] = []
         self._quarantine(s, source, "customers", page.rejected, stats)
         parked = quarantine.open_refs(s, source, "customers")
@@ -315,12 +320,18 @@ class SyncEngine:
         fetched = adapter.get_customers(sorted(wanted))
         self._commit_customers(key, Page(items=fetched), stats, side="store")
 
+    def _heartbeat(self) -> None:
+        """Extend this run's lock at every page, so a long run never outlives it."""
+        if self._lock is not None:
+            acquire(self.db, self._lock, self.owner, LOCK_TTL)
+
     def _commit_orders(self, key: str, page: Page[Order], stats: RunStats) -> list[Order]:
         """Mirror, hand to loyalty, export to the ERP, move the watermark: all or nothing.
 
         The ERP write happens inside the page's transaction, so an ERP failure rolls the page
         back and the next run reads it again (exports are keyed, so a repeat is harmless).
         """
+        self._heartbeat()
         to_export: list[Order] = []
         with self.db.transaction() as s:
             self._quarantine(s, key, "orders", page.rejected, stats)
