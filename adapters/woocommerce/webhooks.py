@@ -3,7 +3,7 @@
 A delivery is a hint, never data (DESIGN.md "Webhooks are hints"): its body was rendered at
 delivery time, possibly minutes after the event, and updates are coalesced, so the caller reads
 the resource fresh. Verification runs over the exact received bytes: re-serialising the parsed
-JSON changes ``\\/`` escapes, ``\\uXXXX`` and key order and breaks the HMAC (NOTES §7.3).
+JSON changes ``\\/`` escapes, ``\\u`` escapes and key order and breaks the HMAC (NOTES §7.3).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """JSON bytes as PHP's ``wp_json_encode`` writes them.
 
 Webhook signatures are computed over the exact bytes, so the simulator must produce what PHP
-produces: compact separators, ``/`` escaped as ``\\/`` and non-ASCII as lower-case ``\\uXXXX``
+produces: compact separators, ``/`` escaped as ``\\/`` and non-ASCII as lower-case ``\\u`` plus four hex digits
 (surrogate pairs above the BMP). Python's ``ensure_ascii`` output already matches PHP for
 everything except the slash, and ``/`` can only occur inside strings in JSON text, so a plain
 replace after encoding is exact.
