@@ -573,7 +573,16 @@ class SyncEngine:
     # --- quarantine ----------------------------------------------------------------------------
 
     def retry(self, letter: DeadLetter) -> str:
-        """Process one quarantined record again from a fresh read; says what happened."""
+        """Process one quarantined record again from a fresh read; says what happened.
+
+        Runs under the same store lock as a sync, so a retry never races a running sync.
+        """
+        source = letter.source
+        lock = f"erp:{source}" if self.erp is not None and source == self.erp.store else f"store:{source}"
+        with store_lock(self.db, lock, self.owner, ttl=LOCK_TTL):
+            return self._retry(letter)
+
+    def _retry(self, letter: DeadLetter) -> str:
         stats = RunStats(source=letter.source)
         source, stream, ref = letter.source, letter.stream, letter.record_ref
         if stream in ("orders", "order-exports"):
