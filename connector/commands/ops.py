@@ -133,12 +133,17 @@ def status(config_path: str) -> None:
     print_status(env, data)
 
 
+def _short(stamp: str | None) -> str:
+    """ISO timestamps to the second, for people (the JSON keeps them whole)."""
+    return "-" if not stamp else stamp[:19].replace("T", " ") + " UTC"
+
+
 def print_status(env: Env, data: dict[str, Any]) -> None:
     env.out.print(
         table(
             "watermarks",
             ["source", "stream", "value"],
-            [[w["source"], w["stream"], w["value"]] for w in data["watermarks"]],
+            [[w["source"], w["stream"], _short(w["value"])] for w in data["watermarks"]],
         )
     )
     c = data["counts"]
@@ -152,7 +157,7 @@ def print_status(env: Env, data: dict[str, Any]) -> None:
                 [
                     r["source"],
                     r["status"],
-                    r["finished_at"] or "-",
+                    _short(r["finished_at"]),
                     ", ".join(
                         f"{k}={v}"
                         for k, v in sorted(r["stats"].items())

@@ -159,7 +159,7 @@ def check(config_path: str) -> None:
 )
 @guarded
 def install(config_path: str, store_keys: tuple[str, ...]) -> None:
-    """One-time setup on the stores (e.g. Shopify metafield definitions, so balances show in the admin)."""
+    """One-time store setup: Shopify metafield definitions, so balances show in the admin."""
     env: Env = click.get_current_context().ensure_object(Env)
     config = load(config_path)
     rows: list[dict[str, Any]] = []
