@@ -189,5 +189,5 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     for i, col in enumerate(columns):
         t.add_column(col, no_wrap=i == 0)
     for row in rows:
-        t.add_row(*[str(v) for v in row])
+        t.add_row(*[escape(str(v)) for v in row])  # data, never markup
     return t
