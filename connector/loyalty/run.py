@@ -65,6 +65,13 @@ def order_ref(store: str, order_id: str) -> str:
     return f"{store}:order:{order_id}"
 
 
+# Entry kinds whose fold can only remove or postpone due instants (a batch expiring or being
+# debited, a notice given, a reward leaving "issued", debt bookkeeping): after them the cached
+# lower bound of the next due instant stays a lower bound. Every other kind either lowers it
+# explicitly in :meth:`Run.write` or discards it.
+_LB_KEEP = frozenset({Kind.EXPIRE, Kind.NOTICE, Kind.REWARD, Kind.DEBT, Kind.DEBT_SETTLE, Kind.SHORTFALL})
+
+
 # --- the run: writes entries and folds them at once ----------------------------------------------
 
 
@@ -107,9 +114,35 @@ class Run:
             explanation,
             **fields,
         )
-        self.account.fold(entry)
+        account = self.account
+        account.fold(entry)
         self.entries.append(entry)
+        cache = account._cache
+        if "lb" in cache:
+            kind = entry.kind
+            if kind in _LB_KEEP:
+                pass
+            elif kind is Kind.EARN or kind is Kind.SCHEDULE:
+                self._lower(fields.get("available_at"))
+            elif kind is Kind.RELEASE:
+                expires = fields.get("expires_at")
+                if expires is not None:
+                    tz = self.program.tz
+                    for days in self.rules.expiry.notify_days_before:
+                        self._lower(add_local_days(expires, -days, tz))
+                    self._lower(expires)
+            else:
+                del cache["lb"]
         return entry
+
+    def _lower(self, candidate: datetime | None) -> None:
+        """Bring the lower bound of the next due instant down to ``candidate``."""
+        if candidate is None:
+            return
+        cache = self.account._cache
+        bound = cache["lb"]
+        if bound is None or candidate < bound:
+            cache["lb"] = candidate
 
     def outcome(self, had_entries: bool, tier_before: str | None) -> Outcome:
         perks = self.perks
@@ -146,7 +179,12 @@ class Run:
 
     def sweep(self, now: datetime) -> None:
         account = self.account
+        cache = account._cache
         while True:
+            if "lb" in cache:
+                bound = cache["lb"]
+                if bound is None or bound > now:
+                    return  # nothing can be due yet: skip the full recomputation
             due = self._next_due()
             if due is None or due > now:
                 return
@@ -208,6 +246,8 @@ class Run:
                 best = candidate
         due = (best, release, expiry, notice, reward_due)
         cache["due"] = due
+        if rules.expiry.mode == "batch":
+            cache["lb"] = best
         return due
 
     def _process(self, t: datetime) -> None:
@@ -485,6 +525,7 @@ class Run:
                 nxt = local_midnight(local_date(t, tz) + timedelta(days=1), tz)
             self.account._cache["tier_check"] = nxt
             self.account._cache.pop("due", None)
+            self.account._cache.pop("lb", None)
 
     def _set_tier(self, rules: Rules, index: int, t: datetime, value: Decimal) -> None:
         assert rules.tiers is not None
