@@ -35,8 +35,12 @@ def fmt(value: Decimal) -> str:
     return text
 
 
+_CENT = Decimal("0.01")
+
+
 def money_text(value: Decimal) -> str:
-    return format(value.quantize(Decimal("0.01")), "f") if value == value.quantize(Decimal("0.01")) else fmt(value)
+    cents = value.quantize(_CENT)
+    return format(cents, "f") if value == cents else fmt(value)
 
 
 @dataclass(frozen=True, slots=True)
