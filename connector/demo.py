@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from connector.config import Config, load_config
+from connector.config import load_config
 from connector.runtime import Runtime, open_runtime
 from connector.sync.engine import Progress, RunStats
 
@@ -368,7 +368,3 @@ def _summary(rt: Runtime, redeemed: dict[str, Any] | None) -> dict[str, Any]:
         out["balances"] = rt.loyalty.top_balances(rt.db, limit=5)
         out["coupons"] = rt.loyalty.issued_coupons(rt.db)
     return out
-
-
-def load_demo_config(path: Path) -> Config:
-    return load_config(path)

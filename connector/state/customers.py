@@ -118,17 +118,9 @@ def record_merge(session: Session, *, from_id: str, into_id: str, reason: str, m
     return row
 
 
-def merges(session: Session) -> list[MergeRecord]:
-    return list(session.scalars(select(MergeRecord).order_by(MergeRecord.id)))
-
-
 def count(session: Session) -> dict[str, int]:
     total = session.scalar(select(func.count()).select_from(CustomerRecord)) or 0
     guests = session.scalar(
         select(func.count()).select_from(CustomerRecord).where(CustomerRecord.is_guest.is_(True))
     ) or 0
     return {"customers": int(total), "guests": int(guests)}
-
-
-def all_records(session: Session) -> list[CustomerRecord]:
-    return list(session.scalars(select(CustomerRecord).order_by(CustomerRecord.created_at)))

@@ -68,13 +68,3 @@ def mark_exported(row: OrderMirror, *, digest: str, erp_ref: str | None) -> None
 def counts(session: Session) -> dict[str, int]:
     rows = session.execute(select(OrderMirror.source, func.count()).group_by(OrderMirror.source))
     return {source: int(n) for source, n in rows}
-
-
-def pending_export(session: Session, limit: int = 1000) -> list[OrderMirror]:
-    stmt = (
-        select(OrderMirror)
-        .where((OrderMirror.exported_digest.is_(None)) | (OrderMirror.exported_digest != OrderMirror.digest))
-        .where(OrderMirror.status.notin_(["draft", "pending", "failed"]))
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
