@@ -7,8 +7,8 @@ rounding happens once per order, never per line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from connector.errors import NoRateForCurrency
 from connector.loyalty.events import OrderPaid
@@ -43,9 +43,11 @@ def money_text(value: Decimal) -> str:
     return format(cents, "f") if value == cents else fmt(value)
 
 
-@dataclass(frozen=True, slots=True)
-class EarnQuote:
-    """The earn computation for one order, with every figure the ledger stores."""
+class EarnQuote(NamedTuple):
+    """The earn computation for one order, with every figure the ledger stores.
+
+    A named tuple: built for every order paid, and several times cheaper than a frozen
+    dataclass of nineteen fields."""
 
     points: int
     rate: Decimal  # base × tier multiplier × campaign multiplier

@@ -41,7 +41,7 @@ from connector.loyalty.ledger import (
     OrderFacts,
     entry_id_for,
 )
-from connector.loyalty.localtime import add_local_days, human_date, local_date, local_midnight
+from connector.loyalty.localtime import add_local_days, human_day, iso, local_date, local_midnight
 from connector.loyalty.program import Program, Rules
 from connector.loyalty.run import Run, order_ref
 
@@ -115,6 +115,18 @@ def _available_at(program: Program, rules: Rules, clock: datetime, window: int) 
     return local_midnight(local_date(clock, tz) + timedelta(days=window + 1 + buffer), tz)
 
 
+def _has_earned(account: Account) -> bool:
+    """Whether any order has earned points yet (the first-order bonus test). Once true it stays
+    true, so the answer is kept in the account's cache instead of scanning every order again."""
+    cache = account._cache
+    if cache.get("earned"):
+        return True
+    earned = any(f.batch_id is not None for f in account.orders.values())
+    if earned:
+        cache["earned"] = True
+    return earned
+
+
 def _on_paid(run: Run, ev: OrderPaid) -> None:
     program = run.program
     account = run.account
@@ -131,12 +143,10 @@ def _on_paid(run: Run, ev: OrderPaid) -> None:
         available_at = _available_at(program, rules, ev.at, q.window_days)
     elif facts is not None and facts.clock_at is not None:
         available_at = _available_at(program, rules, facts.clock_at, q.window_days)
-    first = rules.earn.first_order_bonus > 0 and not any(
-        f.batch_id is not None for f in account.orders.values()
-    )
+    first = rules.earn.first_order_bonus > 0 and not _has_earned(account)
     key = f"{ref}:earn"
     when = (
-        f"available on {human_date(local_date(available_at, program.tz))}"
+        f"available on {human_day(available_at, program.tz)}"
         if available_at is not None
         else f"pending until {q.window_days} days after delivery"
     )
@@ -214,13 +224,13 @@ def _on_completed(run: Run, ev: OrderCompleted) -> None:
     available_at = None
     number = ev.order_id
     tz = program.tz
-    text = f"order {ev.order_id} delivered/completed on {human_date(local_date(ev.at, tz))}"
+    text = f"order {ev.order_id} delivered/completed on {human_day(ev.at, tz)}"
     if facts is not None and facts.batch_id is not None:
         number = facts.number
         available_at = _available_at(program, rules, ev.at, facts.window_days)
         text = (
-            f"order #{number} delivered/completed on {human_date(local_date(ev.at, tz))}: its points "
-            f"become available on {human_date(local_date(available_at, tz))} "
+            f"order #{number} delivered/completed on {human_day(ev.at, tz)}: its points "
+            f"become available on {human_day(available_at, tz)} "
             f"(00:00 after the {facts.window_days}-day return window)"
         )
     run.write(
@@ -233,7 +243,7 @@ def _on_completed(run: Run, ev: OrderCompleted) -> None:
         store=ev.store,
         order_ref=ref,
         available_at=available_at,
-        meta={"clock_at": ev.at.isoformat(), "number": number},
+        meta={"clock_at": iso(ev.at), "number": number},
     )
     if rules.tiers is not None and rules.tiers.count_from == "completed":
         run._tier_upgrade(ev.at)
@@ -561,7 +571,7 @@ def _on_bonus(run: Run, ev: BonusGranted) -> None:
     if not pending and rules.expiry.mode == "batch":
         expires = local_midnight(local_date(ev.at, program.tz) + timedelta(days=rules.expiry.days), program.tz)
     batch_id = entry_id_for(ev.key)
-    when = f", available on {human_date(local_date(ev.available_at, program.tz))}" if pending and ev.available_at else ""
+    when = f", available on {human_day(ev.available_at, program.tz)}" if pending and ev.available_at else ""
     run.write(
         ev.key,
         Kind.BONUS,

@@ -414,8 +414,11 @@ class Account:
         cache = self._cache
         if cache:
             cache.pop("due", None)
-            if e.kind is Kind.TIER or e.kind is Kind.REVERSE:
+            kind = e.kind
+            if kind is Kind.TIER or kind is Kind.REVERSE:
                 cache.pop("tier_check", None)
+            if kind in _FACT_KINDS:
+                cache.pop("tier_items", None)
 
     # --- per-kind state changes ----------------------------------------------------------------
 
@@ -596,6 +599,10 @@ class Account:
         self.tier = e.meta["tier"]
         self.tier_history.append((e.effective_at, e.meta["tier"]))
 
+
+# Kinds whose fold changes what an order counts towards a tier (its facts, bonus batches or the
+# points taken back from it): they invalidate the cached tier items.
+_FACT_KINDS = frozenset({Kind.EARN, Kind.SCHEDULE, Kind.REVERSE, Kind.DEBT, Kind.SHORTFALL, Kind.BONUS})
 
 _FOLD = {
     Kind.EARN: Account._fold_earn,

@@ -52,6 +52,39 @@ def add_local_days(at: datetime, days: int, tz: ZoneInfo) -> datetime:
     return moved.astimezone(UTC)
 
 
+@_cached
+def notice_plan(expiry: datetime, days_before: tuple[int, ...], tz: ZoneInfo) -> tuple[tuple[int, datetime], ...]:
+    """``(days, instant)`` of each expiry notice, largest ``days`` first as configured."""
+    return tuple((days, add_local_days(expiry, -days, tz)) for days in days_before)
+
+
+@_cached
+def local_day_iso(at: datetime, tz: ZoneInfo) -> str:
+    """The merchant's calendar day of ``at`` as ISO 8601 text (what snapshots publish)."""
+    return at.astimezone(tz).date().isoformat()
+
+
+@_cached
+def human_day(at: datetime, tz: ZoneInfo) -> str:
+    """'20 March 2026' for the merchant's calendar day of ``at``: explanations name days so."""
+    return human_date(at.astimezone(tz).date())
+
+
+_last_iso: list[object] = [None, ""]
+
+
+def iso(at: datetime) -> str:
+    """``at.isoformat()``, remembering the latest answer: one event's time is printed into
+    several keys and the snapshot, and formatting an aware instant is not cheap."""
+    last = _last_iso
+    if last[0] is at:
+        return last[1]  # type: ignore[return-value]
+    text = at.isoformat()
+    last[0] = at
+    last[1] = text
+    return text
+
+
 def next_year_start(at: datetime, tz: ZoneInfo) -> datetime:
     """00:00 local on the 1 January after the local day of ``at``."""
     return local_midnight(date(local_date(at, tz).year + 1, 1, 1), tz)

@@ -34,7 +34,15 @@ from connector.loyalty.ledger import (
     RewardState,
     entry_id_for,
 )
-from connector.loyalty.localtime import add_local_days, human_date, local_date, local_midnight
+from connector.loyalty.localtime import (
+    add_local_days,
+    human_day,
+    iso,
+    local_date,
+    local_day_iso,
+    local_midnight,
+    notice_plan,
+)
 from connector.loyalty.program import Program, Rules
 from connector.loyalty.snapshot import snapshot
 
@@ -162,7 +170,7 @@ class Run:
             out.append(
                 PerkCommand(
                     SetTier(
-                        key=f"tier:{self.cid}:{level.name}:{self.at.isoformat()}",
+                        key=f"tier:{self.cid}:{level.name}:{iso(self.at)}",
                         customer_id=self.cid,
                         tier=level.tag,
                         all_tiers=tuple(lv.tag for lv in rules.tiers.levels),
@@ -221,9 +229,8 @@ class Run:
                 continue
             if expiry is None or at < expiry:
                 expiry = at
-            for days in notify:  # largest first: the earliest notice not yet given
+            for days, when in notice_plan(at, notify, tz):  # largest first: the earliest not yet given
                 if (at, days) not in noticed:
-                    when = add_local_days(at, -days, tz)
                     if notice is None or when < notice:
                         notice = when
                     break
@@ -301,7 +308,7 @@ class Run:
         what = self._describe_batch(batch)
         text = f"+{batch.remaining} pts available: {what} cleared its return window"
         if expires is not None:
-            text += f"; they expire on {human_date(local_date(expires, program.tz))}"
+            text += f"; they expire on {human_day(expires, program.tz)}"
         self.write(
             key,
             Kind.RELEASE,
@@ -328,7 +335,7 @@ class Run:
 
     def _expire_batch(self, batch: Batch, at: datetime, why: str) -> None:
         points = batch.remaining
-        day = human_date(local_date(at, self.program.tz))
+        day = human_day(at, self.program.tz)
         reason = "after a period without activity" if why == "inactivity" else "at the end of their lifetime"
         self.write(
             f"batch:{batch.batch_id}:expire",
@@ -344,7 +351,7 @@ class Run:
         )
 
     def _notice_key(self, expiry: datetime, days: int) -> str:
-        return f"notice:{self.cid}:{local_date(expiry, self.program.tz).isoformat()}:{days}"
+        return f"notice:{self.cid}:{local_day_iso(expiry, self.program.tz)}:{days}"
 
     def _notices(self, t: datetime, rules: Rules) -> None:
         notify = rules.expiry.notify_days_before
@@ -362,11 +369,9 @@ class Run:
             groups[expiry] = groups.get(expiry, 0) + batch.remaining
             if expiry <= t:
                 continue
-            for days in notify:
-                if (expiry, days) not in noticed:
-                    at = add_local_days(expiry, -days, tz)
-                    if at <= t:
-                        due[(expiry, days)] = at
+            for days, at in notice_plan(expiry, notify, tz):
+                if at <= t and (expiry, days) not in noticed:
+                    due[(expiry, days)] = at
         if rules.expiry.mode == "inactivity" and account.last_activity is not None and account.available > 0:
             deadline = add_local_days(account.last_activity, rules.expiry.days, tz)
             groups[deadline] = account.available
@@ -384,7 +389,7 @@ class Run:
                 0,
                 None,
                 at,
-                f"{points} points expire on {human_date(local_date(expiry, tz))}",
+                f"{points} points expire on {human_day(expiry, tz)}",
                 expires_at=expiry,
                 meta={"points": points, "days_before": days},
             )
@@ -543,7 +548,7 @@ class Run:
             0,
             None,
             t,
-            f"tier {previous.name} → {level.name} ({direction}) on {human_date(local_date(t, tz))}: "
+            f"tier {previous.name} → {level.name} ({direction}) on {human_day(t, tz)}: "
             f"qualifying {basis} {shown} ({rules.tiers.window}, threshold {money_text(level.threshold)})",
             meta={"tier": level.name, "previous": previous.name, "metric": str(value)},
         )
@@ -621,7 +626,7 @@ class Run:
             new_id = entry_id_for(reissue_key)
             text = f"+{total} pts restored as a new batch (their original batches had expired): reward {reward.reward_id} {why}"
             if expires is not None:
-                text += f"; they expire on {human_date(local_date(expires, tz))}"
+                text += f"; they expire on {human_day(expires, tz)}"
             self.write(
                 reissue_key,
                 Kind.RESTORE,
@@ -651,7 +656,7 @@ class Run:
             0,
             None,
             at,
-            f"reward {reward.reward_id} ({reward.code}) expired unused on {human_date(local_date(at, tz))}",
+            f"reward {reward.reward_id} ({reward.code}) expired unused on {human_day(at, tz)}",
             store=reward.store,
             meta={"redemption_id": reward.redemption_id, "state": "expired"},
         )
@@ -730,7 +735,7 @@ class Run:
             Bucket.AVAILABLE,
             at,
             f"-{reward.price} pts: reward {reward.id} ({reward_text(reward, cur)}), code {code}, valid until "
-            f"{human_date(local_date(expires, program.tz))}; taken soonest-expiring first: {spread}",
+            f"{human_day(expires, program.tz)}; taken soonest-expiring first: {spread}",
             allocations=tuple(allocations),
             store=store,
             rule_version=rules.label,

@@ -14,10 +14,11 @@ from typing import Any
 
 from connector.loyalty.earn import round_points, tier_level
 from connector.loyalty.ledger import Account
-from connector.loyalty.localtime import add_local_days, local_date
+from connector.loyalty.localtime import add_local_days, iso, local_day_iso
 from connector.loyalty.program import Program, Reward, Rules
 
 _CENT = Decimal("0.01")
+_ONE = Decimal(1)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -47,8 +48,8 @@ def spend_for_points(points: int, rate: Decimal, rounding: str) -> Decimal | Non
 
 def current_rate(program: Program, rules: Rules, account: Account, as_of: datetime) -> Decimal:
     level = tier_level(rules, account.tier)
-    rate = rules.earn.rates[program.currency] * (level.multiplier if level else Decimal(1))
-    best = Decimal(1)
+    rate = rules.earn.rates[program.currency] * (level.multiplier if level else _ONE)
+    best = _ONE
     for campaign in rules.earn.campaigns:
         if campaign.start <= as_of < campaign.end and campaign.multiplier > best:
             best = campaign.multiplier
@@ -63,7 +64,10 @@ def _next_reward(rules: Rules, tier: str | None, points: int) -> Reward | None:
 
 
 def snapshot(program: Program, account: Account, as_of: datetime) -> dict[str, Any]:
-    """The §5.13 snapshot at ``as_of``."""
+    """The §5.13 snapshot at ``as_of``.
+
+    Built once per event that writes entries, so it is the single most frequent computation
+    of the engine: one pass over the open batches, calendar days from the memoised helpers."""
     rules = program.at(as_of)
     tz = program.tz
     level = tier_level(rules, account.tier)
@@ -71,10 +75,12 @@ def snapshot(program: Program, account: Account, as_of: datetime) -> dict[str, A
     available = account.available
     debt = account.debt
     pending = account.pending
+    expiry_rules = rules.expiry
 
     next_pending: datetime | None = None
     next_pending_points = 0
-    expiry_groups: dict[datetime, int] = {}
+    soonest: datetime | None = None  # the earliest expiry instant among available batches
+    soonest_points = 0
     for batch in account.open.values():
         if batch.state == "pending":
             at = batch.available_at
@@ -83,49 +89,56 @@ def snapshot(program: Program, account: Account, as_of: datetime) -> dict[str, A
                     next_pending, next_pending_points = at, batch.remaining
                 elif at == next_pending:
                     next_pending_points += batch.remaining
-        elif batch.expires_at is not None:
-            expiry_groups[batch.expires_at] = expiry_groups.get(batch.expires_at, 0) + batch.remaining
-    if rules.expiry.mode == "inactivity" and account.last_activity is not None and available > 0:
-        deadline = add_local_days(account.last_activity, rules.expiry.days, tz)
-        expiry_groups = {deadline: available}
+        else:
+            at = batch.expires_at
+            if at is not None:
+                if soonest is None or at < soonest:
+                    soonest, soonest_points = at, batch.remaining
+                elif at == soonest:
+                    soonest_points += batch.remaining
+    if expiry_rules.mode == "inactivity" and account.last_activity is not None and available > 0:
+        soonest, soonest_points = add_local_days(account.last_activity, expiry_rules.days, tz), available
 
     expiring_points, expiring_on = 0, None
-    if expiry_groups and rules.expiry.notify_days_before:
-        soonest = min(expiry_groups)
-        first_notice = add_local_days(soonest, -max(rules.expiry.notify_days_before), tz)
+    notify = expiry_rules.notify_days_before
+    if soonest is not None and notify:
+        first_notice = add_local_days(soonest, -max(notify), tz)
         if first_notice <= as_of:
-            expiring_points, expiring_on = expiry_groups[soonest], local_date(soonest, tz).isoformat()
+            expiring_points, expiring_on = soonest_points, local_day_iso(soonest, tz)
 
-    rate = current_rate(program, rules, account, as_of)
     rounding = rules.earn.rounding
     reward = _next_reward(rules, tier, available)
-    to_reward = reward.price - available if reward is not None else None
-    after_pending = max(0, reward.price - available - pending) if reward is not None else None
-    spend = spend_for_points(to_reward, rate, rounding) if to_reward is not None else None
-    spend_after = spend_for_points(after_pending, rate, rounding) if after_pending is not None else None
+    if reward is not None:
+        rate = current_rate(program, rules, account, as_of)
+        to_reward: int | None = reward.price - available
+        after_pending: int | None = max(0, reward.price - available - pending)
+        spend = _money(spend_for_points(to_reward, rate, rounding))
+        spend_after = _money(spend_for_points(after_pending, rate, rounding))
+    else:
+        to_reward = after_pending = None
+        spend = spend_after = None
 
-    shown_available = available - debt if rules.negative_policy == "allow_negative" else available
-    shown_debt = 0 if rules.negative_policy == "allow_negative" else debt
-    data: dict[str, Any] = {
-        "available": shown_available,
+    negative = rules.negative_policy == "allow_negative"
+    return {
+        "available": available - debt if negative else available,
         "pending": pending,
-        "next_pending_date": local_date(next_pending, tz).isoformat() if next_pending else None,
+        "next_pending_date": local_day_iso(next_pending, tz) if next_pending else None,
         "next_pending_points": next_pending_points,
-        "debt": shown_debt,
+        "debt": 0 if negative else debt,
         "tier": tier,
         "tier_free_shipping": bool(level.free_shipping) if level is not None else False,
         "next_reward": reward.id if reward is not None else None,
         "points_to_next_reward": to_reward,
-        "spend_to_next_reward": _money(spend),
+        "spend_to_next_reward": spend,
         "points_to_next_reward_after_pending": after_pending,
-        "spend_to_next_reward_after_pending": _money(spend_after),
+        "spend_to_next_reward_after_pending": spend_after,
         "expiring_points": expiring_points,
         "expiring_on": expiring_on,
         "currency": program.currency,
-        "as_of": as_of.isoformat(),
+        "as_of": iso(as_of),
     }
-    return data
 
 
+@lru_cache(maxsize=1 << 12)
 def _money(value: Decimal | None) -> str | None:
     return None if value is None else format(value.quantize(_CENT), "f")

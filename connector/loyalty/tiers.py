@@ -48,9 +48,15 @@ def items(account: Account, rules: Rules, tz: ZoneInfo) -> list[Item]:
 
     Functions below only look at items counted by the instant they evaluate, so future counts
     matter only for scheduling: a downgrade is not scheduled before an already-known count.
+    The list is kept in the account's cache (every release looks at the tier) and must not be
+    changed by callers.
     """
     tiers = rules.tiers
     assert tiers is not None
+    cache = account._cache
+    hit = cache.get("tier_items")
+    if hit is not None and hit[0] is tiers:
+        return hit[1]  # type: ignore[no-any-return]
     out: list[Item] = []
     by_completion = tiers.count_from == "completed"
     for facts in account.orders.values():
@@ -61,6 +67,7 @@ def items(account: Account, rules: Rules, tz: ZoneInfo) -> list[Item]:
             continue
         out.append((at, add_local_days(at, 365, tz), _value(account, facts, tiers)))
     out.sort(key=lambda item: item[0])
+    cache["tier_items"] = (tiers, out)  # until an entry changes an order's facts (see Account.fold)
     return out
 
 
