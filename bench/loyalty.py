@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import os
 import platform
 import random
@@ -39,12 +40,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connector import outbox  # noqa: E402
-from connector.domain import Money  # noqa: E402
+from connector.domain import Money, PublishLoyalty  # noqa: E402
 from connector.errors import LoyaltyError  # noqa: E402
 from connector.loyalty import (  # noqa: E402
     Account,
     CouponUsed,
     EarnLine,
+    Entry,
     Event,
     OrderCancelled,
     OrderCompleted,
@@ -60,6 +62,7 @@ from connector.loyalty import (  # noqa: E402
     load_program,
     reward_code,
 )
+from connector.loyalty.engine import PerkCommand  # noqa: E402
 from connector.rewards import LoyaltyBridge  # noqa: E402
 from connector.state import ledger  # noqa: E402
 from connector.state.db import Database  # noqa: E402
@@ -189,10 +192,12 @@ class Tally:
     def __init__(self) -> None:
         self.entries = self.perks = self.rejected = 0
         self.kinds: dict[str, int] = {}
+        self.commands: list[PerkCommand] = []
 
     def add(self, outcome: Outcome) -> None:
         self.entries += len(outcome.entries)
         self.perks += len(outcome.perks)
+        self.commands.extend(outcome.perks)
         kinds = self.kinds
         for entry in outcome.entries:
             kinds[entry.kind.value] = kinds.get(entry.kind.value, 0) + 1
@@ -246,6 +251,46 @@ def pure_many(program: Program, stream: list[tuple[str, Event]], page: int) -> t
                     except LoyaltyError:
                         tally.rejected += 1
     return time.process_time() - cpu, time.perf_counter() - start, accounts, tally
+
+
+def floor(accounts: dict[str, Account], commands: list[PerkCommand], events: int) -> dict[str, float]:
+    """CPU seconds of the work *any* engine must do to hand over this stream's output.
+
+    Measured on the entries and perks the engine produced: deriving every entry id from its
+    source key, building every entry from its values, folding every entry into its account (the
+    rebuild), building every perk around a copy of its snapshot, and one outcome per event. No
+    rule is evaluated, no money is multiplied, no explanation or date is formatted, so the sum
+    is a strict lower bound of an engine's cost per event on this machine and runtime.
+    """
+    clock = time.process_time
+    entries = [entry for account in accounts.values() for entry in account.entries]
+    blake2b = hashlib.blake2b
+    out: dict[str, float] = {}
+    c = clock()
+    for entry in entries:
+        "e" + blake2b(entry.source_key.encode(), digest_size=10).hexdigest()
+    out["entry ids"] = clock() - c
+    c = clock()
+    for entry in entries:
+        Entry(*entry)
+    out["entry values"] = clock() - c
+    c = clock()
+    for cid, account in accounts.items():
+        Account.from_entries(cid, account.entries)
+    out["fold (rebuild)"] = clock() - c
+    c = clock()
+    for command in commands:
+        perk = command.perk
+        if isinstance(perk, PublishLoyalty):
+            perk = PublishLoyalty(key=perk.key, customer_id=perk.customer_id, snapshot=dict(perk.snapshot))
+        PerkCommand(perk, command.store)
+    out["perks"] = clock() - c
+    any_account = next(iter(accounts.values()))
+    c = clock()
+    for _ in range(events):
+        Outcome((), (), any_account, ())
+    out["outcomes"] = clock() - c
+    return out
 
 
 ORDER_EVENTS = (OrderPaid, OrderCompleted, OrderRefunded, OrderCancelled)
@@ -351,6 +396,14 @@ def main() -> None:
             assert rebuilt == account
         rebuild_s = time.process_time() - r0
         print(f"rebuild         {len(accounts):,} accounts from {tally.entries:,} entries in {rebuild_s:.2f}s CPU = {tally.entries / rebuild_s:,.0f} entries/s")
+        parts = floor(accounts, tally.commands, n)
+        low = sum(parts.values())
+        print(
+            f"floor           {low:.2f}s CPU = {low / n * 1e6:.1f} µs/event, so no engine producing this output "
+            f"on this machine exceeds {n / low:,.0f} events/s ("
+            + ", ".join(f"{k} {v:.2f}s" for k, v in parts.items())
+            + f"); the engine spends {cpu_s / n * 1e6:.1f} µs/event"
+        )
 
     if args.only in (None, "committed"):
         with tempfile.TemporaryDirectory(prefix="vinculo-bench-") as tmp:
