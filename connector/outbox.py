@@ -16,6 +16,7 @@ rows back after ``stuck_after`` and step 2's lookup finds the coupon the lost at
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Table, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from connector.domain import (
@@ -45,6 +46,7 @@ from connector.errors import (
     WriteRejected,
 )
 from connector.ports import StoreAdapter, WriteResult
+from connector.state import bulk
 from connector.state import customers as customers_repo
 from connector.state.clock import now as wall_clock
 from connector.state.db import Database
@@ -80,85 +82,123 @@ def enqueue_many(session: Session, commands: Sequence[tuple[Command, str]], *, a
     ``enqueue`` after another leaves. One SELECT for the keys, one executemany UPDATE for the
     superseded rows and one executemany INSERT, instead of a round trip per command.
     """
-    rows: dict[str, dict[str, Any]] = {}
+    fresh: dict[str, tuple[Command, str]] = {}
     for command, target in commands:
         key = f"{target}:{command_key(command)}"
-        if key not in rows:
-            rows[key] = {
-                "key": key,
-                "target": target,
-                "kind": KINDS[type(command)],
-                "account": getattr(command, "customer_id", None),
-                "payload": command,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": at,
-                "created_at": at,
-                "updated_at": at,
-                "result": None,
-            }
-    if not rows:
+        if key not in fresh:
+            fresh[key] = (command, target)
+    if not fresh:
         return 0
-    keys = list(rows)
+    keys = list(fresh)
     for i in range(0, len(keys), 500):
         chunk = keys[i : i + 500]
         for stored in session.scalars(select(_OUTBOX.c.key).where(_OUTBOX.c.key.in_(chunk))):
-            del rows[stored]
-    if not rows:
+            del fresh[stored]
+    if not fresh:
         return 0
+    codec = bulk.codec(session)
+    stamp = codec.instant(at)
+    null = codec.json(None)
     # publish rows in order per (store, account): each supersedes the one before it
-    newest: dict[tuple[str, str | None], dict[str, Any]] = {}
-    first_keys: dict[tuple[str, str | None], str] = {}
-    for row in rows.values():
-        if row["kind"] != "publish":
+    superseded: dict[str, str] = {}
+    newest: dict[tuple[str, str], str] = {}
+    first_keys: dict[tuple[str, str], str] = {}
+    for key, (command, target) in fresh.items():
+        if type(command) is not PublishLoyalty:
             continue
-        pair = (row["target"], row["account"])
+        pair = (target, command.customer_id)
         before = newest.get(pair)
         if before is None:
-            first_keys[pair] = row["key"]
+            first_keys[pair] = key
         else:
-            before["status"] = "done"
-            before["result"] = {"superseded_by": row["key"]}
-        newest[pair] = row
+            superseded[before] = key
+        newest[pair] = key
     if first_keys:
-        _supersede(session, first_keys, at)
-    values = list(rows.values())
-    for row in values:
-        row["payload"] = to_jsonable(row["payload"])
-    session.execute(insert(_OUTBOX), values)
-    return len(values)
-
-
-def _supersede(
-    session: Session, first_keys: Mapping[tuple[str, str | None], str], at: datetime
-) -> None:
-    """Mark the stored pending publish rows of these (store, account) pairs done.
-
-    One SELECT per 500 accounts, then an UPDATE by primary key: a per-pair UPDATE would let
-    SQLite walk the status index (every pending row in the outbox, which grows while a store is
-    down) once per customer.
-    """
-    accounts = sorted({account for _target, account in first_keys if account is not None})
-    updates: list[dict[str, Any]] = []
-    for i in range(0, len(accounts), 500):
-        rows = session.execute(
-            select(_OUTBOX.c.id, _OUTBOX.c.target, _OUTBOX.c.account).where(
-                _OUTBOX.c.account.in_(accounts[i : i + 500]),
-                _OUTBOX.c.kind == "publish",
-                _OUTBOX.c.status == "pending",
+        _SUPERSEDE.run(
+            session,
+            [
+                (codec.json({"superseded_by": key}), stamp, account, target)
+                for (target, account), key in first_keys.items()
+            ],
+        )
+    rows = []
+    for key, (command, target) in fresh.items():
+        later = superseded.get(key)
+        rows.append(
+            (
+                key,
+                target,
+                KINDS[type(command)],
+                getattr(command, "customer_id", None),
+                payload_json(command, codec.json),
+                "pending" if later is None else "done",
+                0,
+                stamp,
+                null if later is None else codec.json({"superseded_by": later}),
+                stamp,
+                stamp,
             )
         )
-        for row_id, target, account in rows:
-            key = first_keys.get((target, account))
-            if key is not None:
-                updates.append({"b_id": row_id, "b_result": {"superseded_by": key}})
-    if updates:
-        session.execute(
-            update(_OUTBOX)
-            .where(_OUTBOX.c.id == bindparam("b_id"), _OUTBOX.c.status == "pending")
-            .values(status="done", result=bindparam("b_result"), updated_at=at),
-            updates,
-        )
+    _INSERT.run(session, rows)
+    return len(rows)
+
+
+def payload_json(command: Command, dumps: Callable[[Any], str] = json.dumps) -> str:
+    """The stored payload: the JSON text of :func:`~connector.domain.to_jsonable` of the command.
+
+    A ``PublishLoyalty`` (most rows on a busy page) is encoded straight from its snapshot, which
+    holds JSON values only, instead of being copied value by value first.
+    """
+    if type(command) is PublishLoyalty and dumps is json.dumps:
+        snapshot = command.snapshot
+        if type(snapshot) is dict and _plain(snapshot):
+            return json.dumps(
+                {"key": command.key, "customer_id": command.customer_id, "snapshot": snapshot}
+            )
+    return dumps(to_jsonable(command))
+
+
+def _plain(values: Mapping[str, Any]) -> bool:
+    """Only str keys and str/int/bool/None values: ``to_jsonable`` would return them as they are."""
+    return {*map(type, values)} <= _STR and {*map(type, values.values())} <= _PLAIN
+
+
+_STR = {str}
+_PLAIN = {str, int, bool, type(None)}
+_INSERT = bulk.Statement(
+    insert(_OUTBOX),
+    (
+        "key",
+        "target",
+        "kind",
+        "account",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "result",
+        "created_at",
+        "updated_at",
+    ),
+    insert=True,
+)
+# One statement per (store, account) pair; the partial index ix_outbox_publish_pending finds
+# the row (its condition is spelled out as literals so the planners can match it).
+_SUPERSEDE = bulk.Statement(
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.account == bindparam("b_account"),
+        _OUTBOX.c.target == bindparam("b_target"),
+        _OUTBOX.c.kind == literal_column("'publish'"),
+        _OUTBOX.c.status == literal_column("'pending'"),
+    )
+    .values(
+        status=literal_column("'done'"),
+        result=bindparam("b_result", type_=JSON),
+        updated_at=bindparam("b_at"),
+    ),
+    ("b_result", "b_at", "b_account", "b_target"),
+)
 
 
 def _money(raw: Any) -> Money | None:

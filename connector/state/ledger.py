@@ -10,18 +10,41 @@ fresh fold of the entries.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from connector.state import bulk
 from connector.state.clock import now
 from connector.state.models import AccountBalance, LedgerEntryRow
 
 _LEDGER = cast(Table, LedgerEntryRow.__table__)
 _BALANCES = cast(Table, AccountBalance.__table__)
+_BALANCE_KEYS = ("account", "available", "pending", "debt", "tier", "entries", "updated_at")
+_INSERT_ENTRIES = bulk.Statement(
+    insert(_LEDGER),
+    (
+        "entry_id",
+        "source_key",
+        "account",
+        "seq",
+        "kind",
+        "points",
+        "effective_at",
+        "recorded_at",
+        "data",
+    ),
+    insert=True,
+)
+_INSERT_BALANCE = bulk.Statement(insert(_BALANCES), _BALANCE_KEYS, insert=True)
+_UPDATE_BALANCE = bulk.Statement(
+    update(_BALANCES)
+    .where(_BALANCES.c.account == bindparam("b_account"))
+    .values({k: bindparam(f"b_{k}") for k in _BALANCE_KEYS[1:]}),
+    (*(f"b_{k}" for k in _BALANCE_KEYS[1:]), "b_account"),
+)
 
 
 def entry_rows(session: Session, account: str) -> list[dict[str, Any]]:
@@ -67,25 +90,28 @@ def append_many(
 
     Each batch is ``(account, entry count before, entries as Entry.to_dict())``. The unique
     ``source_key`` stays the idempotency guard: a duplicate fails the statement and with it the
-    caller's transaction, outbox commands included.
+    caller's transaction, outbox commands included. Values go to the driver ready-made
+    (:mod:`connector.state.bulk`): the JSON text and instants exactly as the column types store
+    them, without their per-row processing.
     """
+    codec = bulk.codec(session)
+    dumps, instant = codec.json, codec.iso_instant
     rows = [
-        {
-            "entry_id": data["entry_id"],
-            "source_key": data["source_key"],
-            "account": account,
-            "seq": start + offset,
-            "kind": data["kind"],
-            "points": int(data["points"]),
-            "effective_at": _dt(data["effective_at"]),
-            "recorded_at": _dt(data["recorded_at"]),
-            "data": data,
-        }
+        (
+            data["entry_id"],
+            data["source_key"],
+            account,
+            start + offset,
+            data["kind"],
+            int(data["points"]),
+            instant(data["effective_at"]),
+            instant(data["recorded_at"]),
+            dumps(data),
+        )
         for account, start, entries in batches
         for offset, data in enumerate(entries)
     ]
-    if rows:
-        session.execute(insert(_LEDGER), rows)
+    _INSERT_ENTRIES.run(session, rows)
     return len(rows)
 
 
@@ -123,30 +149,23 @@ def save_balances(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """
     if not rows:
         return
-    table = _BALANCES
-    stamp = now()
-    latest = {row["account"]: {**row, "updated_at": stamp} for row in rows}
-    existing: set[str] = set()
+    stamp = bulk.codec(session).instant(now())
+    latest = {row["account"]: row for row in rows}
+    found: set[str] = set()
     for chunk in _chunks(list(latest)):
-        existing.update(session.scalars(select(table.c.account).where(table.c.account.in_(chunk))))
-    updates = [{"b_account": a, **{k: v for k, v in r.items() if k != "account"}} for a, r in latest.items() if a in existing]
-    inserts = [r for a, r in latest.items() if a not in existing]
-    if updates:
-        session.execute(
-            update(table)
-            .where(table.c.account == bindparam("b_account"))
-            .values(
-                available=bindparam("available"),
-                pending=bindparam("pending"),
-                debt=bindparam("debt"),
-                tier=bindparam("tier"),
-                entries=bindparam("entries"),
-                updated_at=bindparam("updated_at"),
-            ),
-            updates,
+        found.update(
+            session.scalars(select(_BALANCES.c.account).where(_BALANCES.c.account.in_(chunk)))
         )
-    if inserts:
-        session.execute(insert(table), inserts)
+    updates: list[tuple[Any, ...]] = []
+    inserts: list[tuple[Any, ...]] = []
+    for account, r in latest.items():
+        values = (r["available"], r["pending"], r["debt"], r["tier"], r["entries"], stamp)
+        if account in found:
+            updates.append((*values, account))
+        else:
+            inserts.append((account, *values))
+    _UPDATE_BALANCE.run(session, updates)
+    _INSERT_BALANCE.run(session, inserts)
     identity = session.identity_map
     for account in latest:
         held = identity.get(identity_key(AccountBalance, account))
@@ -175,10 +194,6 @@ def accounts(session: Session) -> list[str]:
 
 def entry_total(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(LedgerEntryRow)) or 0)
-
-
-def _dt(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -164,10 +165,12 @@ class LedgerEntryRow(Base):
     """Append-only loyalty ledger; ``source_key`` unique makes a replay a no-op."""
 
     __tablename__ = "ledger_entries"
+    # every read is one account's entries in order
+    __table_args__ = (Index("ix_ledger_entries_account_seq", "account", "seq"),)
     entry_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     source_key: Mapped[str] = mapped_column(String(400), unique=True)
-    account: Mapped[str] = mapped_column(String(40), index=True)
-    seq: Mapped[int] = mapped_column(Integer, index=True)
+    account: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(20))
     points: Mapped[int] = mapped_column(Integer)
     effective_at: Mapped[datetime]
@@ -188,11 +191,25 @@ class AccountBalance(Base):
     updated_at: Mapped[datetime]
 
 
+PENDING_PUBLISH = "kind = 'publish' AND status = 'pending'"
+
+
 class OutboxCommand(Base):
     """A perk command for a store, written in the ledger's transaction and drained later."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        # the pending publish row a newer one supersedes: at most one per store and account, so
+        # the index stays small however long the outbox grows
+        Index(
+            "ix_outbox_publish_pending",
+            "account",
+            "target",
+            sqlite_where=text(PENDING_PUBLISH),
+            postgresql_where=text(PENDING_PUBLISH),
+        ),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(300), unique=True)
     target: Mapped[str] = mapped_column(String(100))  # store key
