@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from heapq import heapify, heappop, heappush
 from typing import Any
 
 from connector.domain import IssueCoupon, Money, Perk, PublishLoyalty, SetTier
@@ -74,10 +75,13 @@ def order_ref(store: str, order_id: str) -> str:
 
 
 # Entry kinds whose fold can only remove or postpone due instants (a batch expiring or being
-# debited, a notice given, a reward leaving "issued", debt bookkeeping): after them the cached
-# lower bound of the next due instant stays a lower bound. Every other kind either lowers it
-# explicitly in :meth:`Run.write` or discards it.
-_LB_KEEP = frozenset({Kind.EXPIRE, Kind.NOTICE, Kind.REWARD, Kind.DEBT, Kind.DEBT_SETTLE, Kind.SHORTFALL})
+# debited, a notice given, a reward leaving "issued", debt bookkeeping): after them every instant
+# in the account's agenda is still a candidate and no new one appeared. EARN, SCHEDULE and
+# RELEASE add their own instants in :meth:`Run.write`; every other kind discards the agenda.
+_AGENDA_KEEP = frozenset({Kind.EXPIRE, Kind.NOTICE, Kind.REWARD, Kind.DEBT, Kind.DEBT_SETTLE, Kind.SHORTFALL})
+
+# Agenda item categories, in the order LOYALTY.md §5.4 processes them at one instant.
+_RELEASE, _EXPIRY, _REWARD, _NOTICE, _TIER = 0, 1, 2, 3, 4
 
 
 # --- the run: writes entries and folds them at once ----------------------------------------------
@@ -125,32 +129,32 @@ class Run:
         account = self.account
         account.fold(entry)
         self.entries.append(entry)
-        cache = account._cache
-        if "lb" in cache:
-            kind = entry.kind
-            if kind in _LB_KEEP:
-                pass
-            elif kind is Kind.EARN or kind is Kind.SCHEDULE:
-                self._lower(fields.get("available_at"))
-            elif kind is Kind.RELEASE:
-                expires = fields.get("expires_at")
-                if expires is not None:
-                    tz = self.program.tz
-                    for days in self.rules.expiry.notify_days_before:
-                        self._lower(add_local_days(expires, -days, tz))
-                    self._lower(expires)
-            else:
-                del cache["lb"]
+        agenda = account._cache.get("agenda")
+        if agenda is not None and kind not in _AGENDA_KEEP:
+            self._note(agenda, entry)
         return entry
 
-    def _lower(self, candidate: datetime | None) -> None:
-        """Bring the lower bound of the next due instant down to ``candidate``."""
-        if candidate is None:
-            return
-        cache = self.account._cache
-        bound = cache["lb"]
-        if bound is None or candidate < bound:
-            cache["lb"] = candidate
+    def _note(self, agenda: list[Any], entry: Entry) -> None:
+        """Add the instants a new entry makes due to the agenda, or discard the agenda."""
+        kind = entry.kind
+        if kind is Kind.EARN:
+            if entry.available_at is not None:
+                heappush(agenda, (entry.available_at, _RELEASE, entry.batch_id))
+        elif kind is Kind.SCHEDULE:
+            at = entry.available_at
+            facts = self.account.orders.get(entry.order_ref or "")
+            if at is not None and facts is not None:
+                for batch_id in (facts.batch_id, *facts.bonus_batches):
+                    if batch_id is not None:
+                        heappush(agenda, (at, _RELEASE, batch_id))
+        elif kind is Kind.RELEASE:
+            expires = entry.expires_at
+            if expires is not None:
+                heappush(agenda, (expires, _EXPIRY, entry.batch_id))
+                for days, when in notice_plan(expires, self.rules.expiry.notify_days_before, self.program.tz):
+                    heappush(agenda, (when, _NOTICE, "", expires, days))
+        else:
+            del self.account._cache["agenda"]
 
     def outcome(self, had_entries: bool, tier_before: str | None) -> Outcome:
         perks = self.perks
@@ -186,13 +190,110 @@ class Run:
     # --- sweep ---------------------------------------------------------------------------------
 
     def sweep(self, now: datetime) -> None:
+        """Write everything due up to ``now``, one instant at a time in time order.
+
+        With batch expiry the account keeps an *agenda*: a heap of every instant at which
+        something may fall due (a release, an expiry, a notice, a reward expiry, a tier look),
+        built by one pass over the open batches and kept up to date as entries are written. Each
+        due instant is then processed from its own items instead of rescanning every batch to
+        find what is next. An item may be stale (its batch was spent meanwhile): it is checked
+        against the account before anything is written, so a stale item writes nothing. With
+        inactivity expiry every activity moves the deadline, and the sweep rescans instead.
+        """
+        if self.rules.expiry.mode != "batch":
+            self._sweep_scanning(now)
+            return
+        cache = self.account._cache
+        while True:  # every turn pops at least one item, and entries (unique keys) are finite
+            agenda = cache.get("agenda")
+            if agenda is None:
+                agenda = self._agenda()
+            if not agenda or agenda[0][0] > now:
+                return
+            t = agenda[0][0]
+            items = []
+            while agenda and agenda[0][0] <= t:
+                items.append(heappop(agenda))
+            self._process_items(t, items)
+
+    def _agenda(self) -> list[Any]:
+        """Every instant something may fall due, as a heap of ``(instant, category, …)``."""
         account = self.account
-        cache = account._cache
+        tz = self.program.tz
+        notify = self.rules.expiry.notify_days_before
+        noticed = account.noticed
+        agenda: list[Any] = []
+        for batch in account.open.values():
+            if batch.state == "pending":
+                if batch.available_at is not None:
+                    agenda.append((batch.available_at, _RELEASE, batch.batch_id))
+                continue
+            expires = batch.expires_at
+            if expires is None:
+                continue
+            agenda.append((expires, _EXPIRY, batch.batch_id))
+            for days, when in notice_plan(expires, notify, tz):
+                if (expires, days) not in noticed:
+                    agenda.append((when, _NOTICE, "", expires, days))
+        for reward in account.rewards.values():
+            if reward.state == "issued":
+                agenda.append((reward.expires_at, _REWARD, reward.redemption_id))
+        check = self._tier_check()
+        if check is not None:
+            agenda.append((check, _TIER, ""))
+        heapify(agenda)
+        account._cache["agenda"] = agenda
+        return agenda
+
+    def _process_items(self, t: datetime, items: list[Any]) -> None:
+        """Process instant ``t`` from its agenda items, exactly as :meth:`_process` would.
+
+        Every category is checked against the account as it stands when the instant starts,
+        as :meth:`_due` does, so a stale item changes nothing."""
+        account = self.account
+        open_ = account.open
+        releases: list[Batch] = []
+        expiring: list[Batch] = []
+        rewards = []
+        notice = False
+        for item in items:
+            category = item[1]
+            if category == _RELEASE:
+                batch = open_.get(item[2])
+                if batch is not None and batch.state == "pending" and batch.available_at is not None and batch.available_at <= t:
+                    releases.append(batch)
+            elif category == _EXPIRY:
+                batch = open_.get(item[2])
+                if batch is not None and batch.state == "available" and batch.expires_at is not None and batch.expires_at <= t:
+                    expiring.append(batch)
+            elif category == _REWARD:
+                reward = account.rewards.get(item[2])
+                if reward is not None and reward.state == "issued" and reward.expires_at <= t:
+                    rewards.append(reward)
+            elif category == _NOTICE and not notice:
+                expires = item[3]
+                if (expires, item[4]) not in account.noticed:
+                    notice = any(b.state == "available" and b.expires_at == expires for b in open_.values())
+        # 1. releases
+        if releases:
+            releases = list({b.batch_id: b for b in releases}.values())
+            releases.sort(key=lambda b: (b.available_at, b.batch_id))
+            for batch in releases:
+                self._release(batch)
+            self._tier_upgrade(t)
+        # 2. expiries
+        if expiring:
+            expiring = list({b.batch_id: b for b in expiring}.values())
+            expiring.sort(key=lambda b: (b.expires_at, b.batch_id))
+            for batch in expiring:
+                if batch.remaining > 0 and batch.state == "available":
+                    self._expire_batch(batch, batch.expires_at or t, "batch")
+        # 3.–5.
+        self._after_expiries(t, bool(rewards), notice)
+
+    def _sweep_scanning(self, now: datetime) -> None:
+        account = self.account
         while True:
-            if "lb" in cache:
-                bound = cache["lb"]
-                if bound is None or bound > now:
-                    return  # nothing can be due yet: skip the full recomputation
             due = self._next_due()
             if due is None or due > now:
                 return
@@ -253,8 +354,6 @@ class Run:
                 best = candidate
         due = (best, release, expiry, notice, reward_due)
         cache["due"] = due
-        if rules.expiry.mode == "batch":
-            cache["lb"] = best
         return due
 
     def _process(self, t: datetime) -> None:
@@ -283,14 +382,21 @@ class Run:
                         key=lambda b: (b.available_at or b.created_at, b.batch_id),
                     ):
                         self._expire_batch(batch, deadline, "inactivity")
+        self._after_expiries(
+            t, reward_due is not None and reward_due <= t, notice is not None and notice <= t
+        )
+
+    def _after_expiries(self, t: datetime, rewards_due: bool, notices_due: bool) -> None:
+        """Steps 3–5 of an instant: reward expiry, expiry notices, the scheduled tier look."""
+        account = self.account
         # 3. reward expiry
-        if reward_due is not None and reward_due <= t:
+        if rewards_due:
             for reward in sorted(account.rewards.values(), key=lambda r: (r.expires_at, r.redemption_id)):
                 if reward.state == "issued" and reward.expires_at <= t:
                     self._expire_reward(reward)
         # 4. expiry notices
-        if notice is not None and notice <= t:
-            self._notices(t, rules)
+        if notices_due:
+            self._notices(t, self.rules)
         # 5. scheduled tier check
         check = self._tier_check()
         if check is not None and check <= t:
@@ -528,9 +634,12 @@ class Run:
             nxt = self._schedule(rules, counted, current, t)
             if nxt is not None and nxt <= t:
                 nxt = local_midnight(local_date(t, tz) + timedelta(days=1), tz)
-            self.account._cache["tier_check"] = nxt
-            self.account._cache.pop("due", None)
-            self.account._cache.pop("lb", None)
+            cache = self.account._cache
+            cache["tier_check"] = nxt
+            cache.pop("due", None)
+            agenda = cache.get("agenda")
+            if agenda is not None and nxt is not None:
+                heappush(agenda, (nxt, _TIER, ""))
 
     def _set_tier(self, rules: Rules, index: int, t: datetime, value: Decimal) -> None:
         assert rules.tiers is not None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
+from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -43,6 +44,7 @@ from connector.loyalty import (
     reward_code,
     verify,
 )
+from connector.loyalty.run import Run
 from tests.loyalty.helpers import SECRET, STORE, eur, local, program_data
 
 EXAMPLES = int(os.environ.get("VINCULO_HYPOTHESIS_EXAMPLES", "1000"))
@@ -324,3 +326,31 @@ def test_rebuilt_account_equals_the_incremental_one(program: Program, events: li
     later = TimePassed(at=max((e.at for e in events), default=BASE) + timedelta(days=400))
     assert apply(program, rebuilt, later).entries == apply(program, account, later).entries
 
+
+
+def _entries_and_perks(program: Program, events: list[Event], fresh_cache: bool = False) -> list[object]:
+    account = Account("p")
+    out: list[object] = []
+    for event in events:
+        if fresh_cache:
+            account._cache.clear()
+        try:
+            outcome = apply(program, account, event)
+        except LoyaltyError as exc:
+            out.append(str(exc))
+            continue
+        out.extend(outcome.entries)
+        out.extend(outcome.perks)
+    return out
+
+
+@PROPERTY
+@given(program=programs, events=scenarios())
+def test_the_agenda_sweep_writes_what_a_full_rescan_writes(program: Program, events: list[Event]) -> None:
+    """The sweep keeps a heap of due instants between events instead of rescanning every batch;
+    it must write exactly what the rescanning sweep writes, in the same order, whether the heap
+    was kept up to date across events or built afresh before each one."""
+    kept = _entries_and_perks(program, events)
+    assert _entries_and_perks(program, events, fresh_cache=True) == kept
+    with patch.object(Run, "sweep", Run._sweep_scanning):
+        assert _entries_and_perks(program, events) == kept
