@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from connector import outbox
@@ -49,6 +49,8 @@ from connector.state import ledger
 from connector.state.clock import now as wall_clock
 from connector.state.db import Database
 from connector.state.models import CustomerRecord, IdentityMapping, OutboxCommand
+
+_MAPPINGS = cast(Table, IdentityMapping.__table__)
 
 
 @dataclass(slots=True)
@@ -262,10 +264,12 @@ class LoyaltyBridge:
         """Stores each customer is known on (registered, not guest), in configured order."""
         known: dict[str, set[str]] = {}
         wanted = list(dict.fromkeys(customer_ids))
+        table = _MAPPINGS  # table columns: a plain Core query, no ORM entity machinery per page
         for i in range(0, len(wanted), 500):
             rows = session.execute(
-                select(IdentityMapping.vinculo_id, IdentityMapping.source, IdentityMapping.platform_id)
-                .where(IdentityMapping.vinculo_id.in_(wanted[i : i + 500]))
+                select(table.c.vinculo_id, table.c.source, table.c.platform_id).where(
+                    table.c.vinculo_id.in_(wanted[i : i + 500])
+                )
             )
             for vid, source, platform_id in rows:
                 if ":guest:" not in platform_id:

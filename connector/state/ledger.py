@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from connector.state import bulk
 from connector.state.clock import now
@@ -22,6 +21,7 @@ from connector.state.models import AccountBalance, LedgerEntryRow
 
 _LEDGER = cast(Table, LedgerEntryRow.__table__)
 _BALANCES = cast(Table, AccountBalance.__table__)
+_BALANCE_MAPPER = inspect(AccountBalance)
 _BALANCE_KEYS = ("account", "available", "pending", "debt", "tier", "entries", "updated_at")
 _INSERT_ENTRIES = bulk.Statement(
     insert(_LEDGER),
@@ -167,10 +167,12 @@ def save_balances(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     _UPDATE_BALANCE.run(session, updates)
     _INSERT_BALANCE.run(session, inserts)
     identity = session.identity_map
-    for account in latest:
-        held = identity.get(identity_key(AccountBalance, account))
-        if held is not None:
-            session.expire(held)
+    if len(identity):
+        key_for = _BALANCE_MAPPER.identity_key_from_primary_key
+        for account in latest:
+            held = identity.get(key_for((account,)))
+            if held is not None:
+                session.expire(held)
 
 
 def balance(session: Session, account: str) -> AccountBalance | None:
