@@ -417,8 +417,10 @@ class Account:
             kind = e.kind
             if kind is Kind.TIER or kind is Kind.REVERSE:
                 cache.pop("tier_check", None)
-            if kind in _FACT_KINDS:
-                cache.pop("tier_items", None)
+            if kind in _FACT_KINDS and "tier_items" in cache:
+                hit = cache["tier_items"]
+                hit[1].pop(e.order_ref or "", None)
+                hit[2] = None
 
     # --- per-kind state changes ----------------------------------------------------------------
 
@@ -601,7 +603,7 @@ class Account:
 
 
 # Kinds whose fold changes what an order counts towards a tier (its facts, bonus batches or the
-# points taken back from it): they invalidate the cached tier items.
+# points taken back from it): they drop that order's cached tier item (connector.loyalty.tiers).
 _FACT_KINDS = frozenset({Kind.EARN, Kind.SCHEDULE, Kind.REVERSE, Kind.DEBT, Kind.SHORTFALL, Kind.BONUS})
 
 _FOLD = {

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from connector.loyalty.ledger import Account, OrderFacts
@@ -48,27 +49,36 @@ def items(account: Account, rules: Rules, tz: ZoneInfo) -> list[Item]:
 
     Functions below only look at items counted by the instant they evaluate, so future counts
     matter only for scheduling: a downgrade is not scheduled before an already-known count.
-    The list is kept in the account's cache (every release looks at the tier) and must not be
-    changed by callers.
+    Every release looks at the tier, so each order's item is kept in the account's cache until
+    an entry changes that order (see ``Account.fold``); the list must not be changed by callers.
     """
     tiers = rules.tiers
     assert tiers is not None
     cache = account._cache
     hit = cache.get("tier_items")
-    if hit is not None and hit[0] is tiers:
-        return hit[1]  # type: ignore[no-any-return]
+    if hit is None or hit[0] is not tiers:
+        hit = cache["tier_items"] = [tiers, {}, None]
+    if hit[2] is not None:
+        return hit[2]  # type: ignore[no-any-return]
+    per: dict[str, Item | None] = hit[1]  # order ref -> its item; dropped when its facts change
     out: list[Item] = []
     by_completion = tiers.count_from == "completed"
-    for facts in account.orders.values():
-        if facts.batch_id is None:
-            continue
-        at = facts.clock_at if by_completion else facts.available_at
-        if at is None:
-            continue
-        out.append((at, add_local_days(at, 365, tz), _value(account, facts, tiers)))
+    for ref, facts in account.orders.items():
+        item = per.get(ref, _MISSING)
+        if item is _MISSING:
+            item = None
+            at = facts.clock_at if by_completion else facts.available_at
+            if facts.batch_id is not None and at is not None:
+                item = (at, add_local_days(at, 365, tz), _value(account, facts, tiers))
+            per[ref] = item
+        if item is not None:
+            out.append(item)
     out.sort(key=lambda item: item[0])
-    cache["tier_items"] = (tiers, out)  # until an entry changes an order's facts (see Account.fold)
+    hit[2] = out
     return out
+
+
+_MISSING: Any = object()
 
 
 def entitled(tiers: TierRules, value: Decimal) -> int:
