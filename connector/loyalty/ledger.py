@@ -21,8 +21,9 @@ import enum
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -124,8 +125,8 @@ class Entry(NamedTuple):
             "points": self.points,
             "bucket": self.bucket.value if self.bucket else None,
             "from_bucket": self.from_bucket.value if self.from_bucket else None,
-            "effective_at": self.effective_at.isoformat(),
-            "recorded_at": self.recorded_at.isoformat(),
+            "effective_at": _iso(self.effective_at),
+            "recorded_at": _iso(self.recorded_at),
             "explanation": self.explanation,
             "batch_id": self.batch_id,
             "allocations": [[b, p] for b, p in self.allocations],
@@ -170,7 +171,19 @@ class Entry(NamedTuple):
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+    if value is None:
+        return None
+    if value.tzinfo is UTC:
+        return _iso_utc(value)
+    return value.isoformat()
+
+
+@lru_cache(maxsize=1 << 14)
+def _iso_utc(value: datetime) -> str:
+    """ISO 8601 text of a UTC instant, memoised: a run's entries share its time, and releases,
+    expiries and notices fall on a few local midnights shared by many batches. (Only UTC
+    instants: equal instants in other zones compare equal but print another offset.)"""
+    return value.isoformat()
 
 
 def _parse(value: str | None) -> datetime | None:
