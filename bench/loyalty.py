@@ -365,6 +365,7 @@ def main() -> None:
     built = time.perf_counter() - t0
     n = len(stream)
     orders = sum(1 for _c, e in stream if isinstance(e, ORDER_EVENTS))
+    distinct = len({(e.store, e.order_id) for _c, e in stream if isinstance(e, ORDER_EVENTS)})
     if args.gc in ("freeze", "tuned"):
         gc.collect()
         gc.freeze()
@@ -373,7 +374,7 @@ def main() -> None:
 
     print(_machine())
     print(f"gc: {args.gc}; {time.strftime('%Y-%m-%d %H:%M')} (machine clock)")
-    print(f"generated {n:,} events ({orders:,} order events) for {args.customers:,} customers in {built:.1f}s (untimed)")
+    print(f"generated {n:,} events ({orders:,} order events on {distinct:,} orders) for {args.customers:,} customers in {built:.1f}s (untimed)")
 
     if args.only in (None, "pure"):
         cpu_s, wall, accounts, tally = pure(program, stream)
@@ -413,7 +414,8 @@ def main() -> None:
                 label = "apply_events per event" if per_event else "apply_batch per page "
                 print(
                     f"committed {label} ({args.page:,} events/transaction): {wall:.2f}s wall ({cpu_s:.2f}s CPU) = "
-                    f"{n / wall:,.0f} events/s, {orders / wall:,.0f} order events/s"
+                    f"{n / wall:,.0f} events/s, {orders / wall:,.0f} order events/s, "
+                    f"{distinct / wall:,.0f} distinct orders/s"
                 )
                 print("                " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
