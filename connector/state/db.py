@@ -28,6 +28,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
+    # A sync page writes thousands of ledger and outbox rows whose keys are digests, so index
+    # inserts land all over the B-trees: a 64 MiB page cache (the default is 2 MiB) keeps those
+    # pages in memory, and a larger checkpoint interval stops the write-ahead log being copied
+    # back every page (bench/RESULTS.md, loyalty committed run).
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute("PRAGMA wal_autocheckpoint=10000")
     cur.close()
 
 
