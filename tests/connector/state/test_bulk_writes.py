@@ -29,19 +29,17 @@ from connector.domain import (
     SetTier,
     to_jsonable,
 )
-from connector.loyalty import EarnLine, OrderPaid, load_program
+from connector.loyalty import load_program
 from connector.rewards import LoyaltyBridge
 from connector.state import bulk, ledger
 from connector.state.db import MIGRATIONS, Database
 from connector.state.models import (
     AccountBalance,
-    CustomerRecord,
-    IdentityMapping,
     LedgerEntryRow,
     OutboxCommand,
 )
+from tests.connector.state.loyalty_fixtures import NOON, add_customer, paid
 
-NOON = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
 EUR = "EUR"
 
 
@@ -284,30 +282,16 @@ def test_codec_refuses_naive_instants(db: Database) -> None:
         codec.iso_instant("2026-01-01T00:00:00")
 
 
-def _customer(db: Database, vid: str) -> None:
-    with db.transaction() as s:
-        s.add(CustomerRecord(vinculo_id=vid, email_key=f"{vid}@example.com", data={}, digest="d", created_at=NOON, updated_at=NOON))
-        s.add(IdentityMapping(platform_id=f"woocommerce:main:customer:{vid}", source="main", kind="customer", vinculo_id=vid,
-                              matched_by="new", created_at=NOON, updated_at=NOON))
-
-
-def _paid(order_id: str, amount: str) -> OrderPaid:
-    eur = Money(Decimal(amount), EUR)
-    return OrderPaid(at=NOON, store="woo:main", order_id=order_id, number=order_id, placed_at=NOON, currency=EUR,
-                     lines=(EarnLine(f"{order_id}-1", eur, eur, Money(Decimal("0"), EUR)),), total=eur,
-                     shipping=Money(Decimal("0"), EUR), email=None)
-
-
 def test_pages_through_the_bridge_store_points_and_keep_one_pending_publish(db: Database) -> None:
-    _customer(db, "c1")
-    _customer(db, "c2")
+    add_customer(db, "c1")
+    add_customer(db, "c2")
     bridge = LoyaltyBridge(load_program(DEFAULT_PROGRAM, source="test", code_secret="s"), ["main"], clock=lambda: NOON)
     with db.transaction() as s:
-        first = bridge.apply_batch(s, [("c1", [_paid("1", "57.87")], None), ("c2", [_paid("2", "20.00")], None)])
+        first = bridge.apply_batch(s, [("c1", [paid("1", "57.87")], None), ("c2", [paid("2", "20.00")], None)])
     # floor(5 × 57.87) = 289 and 5 × 20.00 = 100 pending; each: SetTier and PublishLoyalty
     assert (first.entries, first.queued, first.failed) == (2, 4, [])
     with db.transaction() as s:
-        second = bridge.apply_batch(s, [("c1", [_paid("3", "10.10")], None)])  # floor(50.5) = 50
+        second = bridge.apply_batch(s, [("c1", [paid("3", "10.10")], None)])  # floor(50.5) = 50
     assert (second.entries, second.queued) == (1, 1)
     with db.transaction() as s:
         assert [(b.account, b.pending, b.entries) for b in ledger.balances(s)] == [("c1", 339, 2), ("c2", 100, 1)]

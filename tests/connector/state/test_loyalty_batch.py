@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -11,14 +9,13 @@ from sqlalchemy import select
 
 from connector import outbox
 from connector.demo import DEFAULT_PROGRAM
-from connector.domain import Money, PublishLoyalty
-from connector.loyalty import EarnLine, OrderPaid, Redeem, load_program
+from connector.domain import PublishLoyalty
+from connector.loyalty import Redeem, load_program
 from connector.rewards import LoyaltyBridge
 from connector.state import ledger
 from connector.state.db import Database
-from connector.state.models import CustomerRecord, IdentityMapping, LedgerEntryRow, OutboxCommand
-
-NOON = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
+from connector.state.models import LedgerEntryRow, OutboxCommand
+from tests.connector.state.loyalty_fixtures import NOON, add_customer, paid
 
 
 @pytest.fixture
@@ -26,20 +23,6 @@ def db(tmp_path: Path) -> Database:
     database = Database(f"sqlite:///{tmp_path / 'state.db'}")
     yield database
     database.dispose()
-
-
-def _customer(db: Database, vid: str) -> None:
-    with db.transaction() as s:
-        s.add(CustomerRecord(vinculo_id=vid, email_key=f"{vid}@example.com", data={}, digest="d", created_at=NOON, updated_at=NOON))
-        s.add(IdentityMapping(platform_id=f"woocommerce:main:customer:{vid}", source="main", kind="customer", vinculo_id=vid,
-                              matched_by="new", created_at=NOON, updated_at=NOON))
-
-
-def _paid(order_id: str, amount: str) -> OrderPaid:
-    eur = Money(Decimal(amount), "EUR")
-    return OrderPaid(at=NOON, store="woo:main", order_id=order_id, number=order_id, placed_at=NOON, currency="EUR",
-                     lines=(EarnLine(f"{order_id}-1", eur, eur, Money(Decimal("0"), "EUR")),), total=eur,
-                     shipping=Money(Decimal("0"), "EUR"), email=None)
 
 
 def _publish(key: str) -> PublishLoyalty:
@@ -72,12 +55,12 @@ def test_enqueue_many_leaves_what_one_enqueue_after_another_leaves(tmp_path: Pat
 
 
 def test_a_batch_stores_every_accepted_item_and_reports_the_rejected_one(db: Database) -> None:
-    _customer(db, "c1")
-    _customer(db, "c2")
+    add_customer(db, "c1")
+    add_customer(db, "c2")
     bridge = LoyaltyBridge(load_program(DEFAULT_PROGRAM, source="test", code_secret="s"), ["main"], clock=lambda: NOON)
     items = [
-        ("c1", [_paid("1", "57.87")], None),  # floor(5 × 57.87) = 289 pending
-        ("c2", [_paid("2", "20.00")], None),  # 100 pending
+        ("c1", [paid("1", "57.87")], None),  # floor(5 × 57.87) = 289 pending
+        ("c2", [paid("2", "20.00")], None),  # 100 pending
         ("c2", [Redeem(at=NOON, redemption_id="r", reward_id="ship", store="woo:main", email="c2@example.com")], None),
     ]
     with db.transaction() as s:
