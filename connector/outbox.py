@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import JSON, Table, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import JSON, Table, and_, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from connector.domain import (
@@ -74,13 +74,17 @@ def enqueue(session: Session, command: Command, *, target: str, at: datetime) ->
 
 
 def enqueue_many(session: Session, commands: Sequence[tuple[Command, str]], *, at: datetime) -> int:
-    """Queue ``(command, target)`` pairs in order, as one :func:`enqueue` each; returns how many.
+    """Queue ``(command, target)`` pairs in order; returns how many were accepted.
 
-    A key already stored (or earlier in the list) is skipped. A ``PublishLoyalty`` supersedes the
-    pending publish rows for the same store and account, older ones in the list included: they
-    are written already ``done`` with ``superseded_by`` the next one's key, exactly what one
-    ``enqueue`` after another leaves. One SELECT for the keys, one executemany UPDATE for the
-    superseded rows and one executemany INSERT, instead of a round trip per command.
+    A key already stored (or earlier in the list) is skipped. Publishing a balance only ever
+    needs the newest snapshot, so publish commands *coalesce*: per store and account only the
+    last one of the list is kept, and it takes the place of the publish row still pending for
+    that pair (same row, new key and payload, its attempts and backoff kept) instead of adding
+    a row and marking the old one done. A row a dispatcher has already claimed is left alone and
+    the new publish gets a row of its own. The outbox therefore holds at most one waiting
+    publish per customer and store, however many pages change the balance before it is sent.
+    One SELECT for the keys, one for the pending publish rows, one executemany UPDATE and one
+    executemany INSERT, instead of a round trip per command.
     """
     fresh: dict[str, tuple[Command, str]] = {}
     for command, target in commands:
@@ -96,51 +100,69 @@ def enqueue_many(session: Session, commands: Sequence[tuple[Command, str]], *, a
             del fresh[stored]
     if not fresh:
         return 0
+    accepted = len(fresh)
     codec = bulk.codec(session)
     stamp = codec.instant(at)
     null = codec.json(None)
-    # publish rows in order per (store, account): each supersedes the one before it
-    superseded: dict[str, str] = {}
-    newest: dict[tuple[str, str], str] = {}
-    first_keys: dict[tuple[str, str], str] = {}
+    newest: dict[tuple[str, str], str] = {}  # (store, account) -> the last publish key
     for key, (command, target) in fresh.items():
-        if type(command) is not PublishLoyalty:
-            continue
-        pair = (target, command.customer_id)
-        before = newest.get(pair)
-        if before is None:
-            first_keys[pair] = key
-        else:
-            superseded[before] = key
-        newest[pair] = key
-    if first_keys:
-        _SUPERSEDE.run(
-            session,
-            [
-                (codec.json({"superseded_by": key}), stamp, account, target)
-                for (target, account), key in first_keys.items()
-            ],
+        if type(command) is PublishLoyalty:
+            newest[(target, command.customer_id)] = key
+    if newest:
+        keep = set(newest.values())
+        for key in [k for k, (c, _t) in fresh.items() if type(c) is PublishLoyalty and k not in keep]:
+            del fresh[key]  # an older snapshot of the same page: never sent, never stored
+        for key in _coalesce(session, codec, stamp, newest, fresh):
+            del fresh[key]
+    rows = [
+        (
+            key,
+            target,
+            KINDS[type(command)],
+            getattr(command, "customer_id", None),
+            payload_json(command, codec.json),
+            "pending",
+            0,
+            stamp,
+            null,
+            stamp,
+            stamp,
         )
-    rows = []
-    for key, (command, target) in fresh.items():
-        later = superseded.get(key)
-        rows.append(
-            (
-                key,
-                target,
-                KINDS[type(command)],
-                getattr(command, "customer_id", None),
-                payload_json(command, codec.json),
-                "pending" if later is None else "done",
-                0,
-                stamp,
-                null if later is None else codec.json({"superseded_by": later}),
-                stamp,
-                stamp,
-            )
-        )
+        for key, (command, target) in fresh.items()
+    ]
     _INSERT.run(session, rows)
-    return len(rows)
+    return accepted
+
+
+def _coalesce(
+    session: Session,
+    codec: bulk.Codec,
+    stamp: Any,
+    newest: dict[tuple[str, str], str],
+    fresh: Mapping[str, tuple[Command, str]],
+) -> list[str]:
+    """Fold each pair's newest publish into that pair's waiting publish row; returns the keys
+    folded. Should a pair hold several waiting rows (one put back by ``requeue_stuck`` beside a
+    newer one), the latest takes the new publish and the others are marked done, superseded."""
+    updates = [
+        (key, payload_json(fresh[key][0], codec.json), stamp, account, target)
+        for (target, account), key in newest.items()
+    ]
+    if not _FOLD.run(session, updates):
+        return []
+    keys = list(newest.values())
+    folded: set[str] = set()
+    for i in range(0, len(keys), 500):
+        folded.update(session.scalars(select(_OUTBOX.c.key).where(_OUTBOX.c.key.in_(keys[i : i + 500]))))
+    _RETIRE.run(
+        session,
+        [
+            (codec.json({"superseded_by": key}), stamp, account, target, key)
+            for (target, account), key in newest.items()
+            if key in folded
+        ],
+    )
+    return [key for key in keys if key in folded]
 
 
 def payload_json(command: Command, dumps: Callable[[Any], str] = json.dumps) -> str:
@@ -182,22 +204,38 @@ _INSERT = bulk.Statement(
     ),
     insert=True,
 )
-# One statement per (store, account) pair; the partial index ix_outbox_publish_pending finds
-# the row (its condition is spelled out as literals so the planners can match it).
-_SUPERSEDE = bulk.Statement(
-    update(_OUTBOX)
-    .where(
+# The conditions name the partial index ix_outbox_publish_pending's own terms as literals, with
+# equality on (account, target), so the planners find a pair's waiting publish through it.
+def _waiting(*extra: Any) -> Any:
+    return and_(
         _OUTBOX.c.account == bindparam("b_account"),
         _OUTBOX.c.target == bindparam("b_target"),
         _OUTBOX.c.kind == literal_column("'publish'"),
         _OUTBOX.c.status == literal_column("'pending'"),
+        *extra,
     )
+
+
+# A pair's latest waiting publish takes the newest publish in place.
+_FOLD = bulk.Statement(
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.id == select(func.max(_OUTBOX.c.id)).where(_waiting()).scalar_subquery(),
+        _OUTBOX.c.status == literal_column("'pending'"),
+    )
+    .values(key=bindparam("b_key"), payload=bindparam("b_payload", type_=JSON), updated_at=bindparam("b_at")),
+    ("b_key", "b_payload", "b_at", "b_account", "b_target"),
+)
+# Any other waiting publish of that pair (left by a requeue) is done: superseded.
+_RETIRE = bulk.Statement(
+    update(_OUTBOX)
+    .where(_waiting(_OUTBOX.c.key != bindparam("b_key")))
     .values(
         status=literal_column("'done'"),
         result=bindparam("b_result", type_=JSON),
         updated_at=bindparam("b_at"),
     ),
-    ("b_result", "b_at", "b_account", "b_target"),
+    ("b_result", "b_at", "b_account", "b_target", "b_key"),
 )
 
 

@@ -42,9 +42,10 @@ class Statement:
         self._insert = insert
         self._compiled: WeakKeyDictionary[Dialect, tuple[str, _Shape]] = WeakKeyDictionary()
 
-    def run(self, session: Session, rows: Sequence[Sequence[Any]]) -> None:
+    def run(self, session: Session, rows: Sequence[Sequence[Any]]) -> int:
+        """Run once per row; returns the rows the statement changed, all runs together."""
         if not rows:
-            return
+            return 0
         connection = session.connection()
         dialect = connection.dialect
         found = self._compiled.get(dialect)
@@ -52,7 +53,7 @@ class Statement:
             found = self._compiled[dialect] = self._compile(dialect)
         sql, shape = found
         params = list(rows) if shape is None else [shape(row) for row in rows]
-        connection.exec_driver_sql(sql, params)
+        return connection.exec_driver_sql(sql, params).rowcount
 
     def _compile(self, dialect: Dialect) -> tuple[str, _Shape]:
         compiled = cast(

@@ -200,7 +200,7 @@ class OutboxCommand(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
-        # the pending publish row a newer one supersedes: at most one per store and account, so
+        # the waiting publish row a newer publish takes over: at most one per store and account, so
         # the index stays small however long the outbox grows
         Index(
             "ix_outbox_publish_pending",

@@ -164,7 +164,7 @@ def _outbox(db: Database) -> list[tuple[str, str, Any]]:
         return [(r.key, r.status, r.result) for r in s.scalars(select(OutboxCommand).order_by(OutboxCommand.id))]
 
 
-def test_publish_supersedes_only_the_pending_publish_of_the_same_store_and_account(db: Database) -> None:
+def test_a_publish_takes_the_place_of_the_pending_publish_of_the_same_store_and_account(db: Database) -> None:
     with db.transaction() as s:
         assert outbox.enqueue_many(
             s,
@@ -173,6 +173,7 @@ def test_publish_supersedes_only_the_pending_publish_of_the_same_store_and_accou
             at=NOON,
         ) == 4
         s.execute(update(OutboxCommand).where(OutboxCommand.key == "main:publish:c3:e0").values(status="in_flight"))
+        s.execute(update(OutboxCommand).where(OutboxCommand.key == "main:publish:c1:e0").values(attempts=2))
     later = NOON + timedelta(minutes=5)
     with db.transaction() as s:
         queued = outbox.enqueue_many(
@@ -183,18 +184,31 @@ def test_publish_supersedes_only_the_pending_publish_of_the_same_store_and_accou
         )
     assert queued == 3  # main:publish:c1:e0 is already stored
     assert _outbox(db) == [
-        ("main:publish:c1:e0", "done", {"superseded_by": "main:publish:c1:e1"}),
+        ("main:publish:c1:e2", "pending", None),  # c1's pending row now carries the newest publish
         ("shop:publish:c1:e0", "pending", None),  # another store
         ("main:publish:c2:e0", "pending", None),  # another account
-        ("main:publish:c3:e0", "in_flight", None),  # a dispatcher has it: not superseded
-        ("main:publish:c1:e1", "done", {"superseded_by": "main:publish:c1:e2"}),
-        ("main:publish:c1:e2", "pending", None),
-        ("main:publish:c3:e1", "pending", None),
+        ("main:publish:c3:e0", "in_flight", None),  # a dispatcher has it: left alone
+        ("main:publish:c3:e1", "pending", None),  # so the newer publish gets its own row
     ]
     with db.transaction() as s:
-        row = s.scalars(select(OutboxCommand).where(OutboxCommand.key == "main:publish:c1:e0")).one()
-        assert (row.updated_at, row.created_at, row.next_attempt_at) == (later, NOON, NOON)
-        assert outbox.decode(row.kind, row.payload) == _publish("c1", 0)
+        row = s.scalars(select(OutboxCommand).where(OutboxCommand.key == "main:publish:c1:e2")).one()
+        # the same row: created at noon, its attempts and schedule kept, the payload replaced
+        assert (row.created_at, row.updated_at, row.next_attempt_at, row.attempts) == (NOON, later, NOON, 2)
+        assert outbox.decode(row.kind, row.payload) == _publish("c1", 2)
+
+
+def test_a_requeued_publish_beside_a_newer_one_is_retired_when_the_next_publish_arrives(db: Database) -> None:
+    with db.transaction() as s:
+        outbox.enqueue_many(s, [(_publish("c1", 0), "main")], at=NOON)
+        s.execute(update(OutboxCommand).values(status="in_flight"))
+        outbox.enqueue_many(s, [(_publish("c1", 1), "main")], at=NOON)
+        s.execute(update(OutboxCommand).where(OutboxCommand.key == "main:publish:c1:e0").values(status="pending"))
+    with db.transaction() as s:
+        assert outbox.enqueue_many(s, [(_publish("c1", 2), "main")], at=NOON) == 1
+    assert _outbox(db) == [
+        ("main:publish:c1:e0", "done", {"superseded_by": "main:publish:c1:e2"}),
+        ("main:publish:c1:e2", "pending", None),
+    ]
 
 
 def test_outbox_rows_are_stored_as_the_typed_columns_store_them(db: Database) -> None:
@@ -301,10 +315,10 @@ def test_pages_through_the_bridge_store_points_and_keep_one_pending_publish(db: 
         publishes = s.scalars(
             select(OutboxCommand).where(OutboxCommand.kind == "publish").order_by(OutboxCommand.id)
         ).all()
-        assert [(p.account, p.status, p.payload["snapshot"]["pending"]) for p in publishes] == [
-            ("c1", "done", 289), ("c2", "pending", 100), ("c1", "pending", 339)
+        # c1's waiting publish now carries the second page's snapshot: one row per customer
+        assert [(p.account, p.status, p.payload["snapshot"]["pending"], p.result) for p in publishes] == [
+            ("c1", "pending", 339, None), ("c2", "pending", 100, None)
         ]
-        assert publishes[0].result == {"superseded_by": publishes[2].key}
     fresh = LoyaltyBridge(bridge.program, ["main"], clock=lambda: NOON)  # rebuilt from stored rows
     with db.transaction() as s:
         assert fresh.account(s, "c1").pending == 339
@@ -332,17 +346,20 @@ def test_migrations_keep_rows_and_add_the_write_path_indexes(state_url: str) -> 
         outbox_indexes = {i["name"]: i["column_names"] for i in found.get_indexes("outbox")}
         assert outbox_indexes["ix_outbox_publish_pending"] == ["account", "target"]
         assert outbox_indexes["ix_outbox_account"] == ["account"]
-        with db.transaction() as s:  # the row written before the upgrade is superseded as usual
+        with db.transaction() as s:  # the row written before the upgrade takes the next publish
             outbox.enqueue_many(s, [(_publish("c1", 1), "main")], at=NOON)
-        assert [status for _key, status, _result in _outbox(db)] == ["done", "pending"]
+        assert _outbox(db) == [("main:publish:c1:e1", "pending", None)]
     finally:
         db.dispose()
 
 
-def test_sqlite_finds_the_publish_to_supersede_through_the_partial_index(tmp_path: Path) -> None:
+def test_sqlite_finds_a_waiting_publish_through_the_partial_index(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'state.db'}")
+    plans = []
     with db.transaction() as s:
-        sql = outbox._SUPERSEDE._compile(s.connection().dialect)[0]
-        plan = s.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", ("{}", "t", "c1", "main")).all()
+        for statement, params in ((outbox._FOLD, ("k", "{}", "t", "c1", "main")), (outbox._RETIRE, ("{}", "t", "c1", "main", "k"))):
+            sql = statement._compile(s.connection().dialect)[0]
+            plans.append([row[-1] for row in s.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()])
     db.dispose()
-    assert [row[-1] for row in plan] == ["SEARCH outbox USING INDEX ix_outbox_publish_pending (account=? AND target=?)"]
+    assert "SEARCH outbox USING INDEX ix_outbox_publish_pending (account=? AND target=?)" in plans[0]
+    assert plans[1] == ["SEARCH outbox USING INDEX ix_outbox_publish_pending (account=? AND target=?)"]
