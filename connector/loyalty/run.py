@@ -664,13 +664,24 @@ class Run:
 
     # --- restores ----------------------------------------------------------------------------------
 
-    def _restore(self, reward: RewardState, portions: list[tuple[str, int]], key: str, why: str) -> None:
-        """Put redeemed points back into their batches with their original expiry (§5.6)."""
+    def _restore(
+        self,
+        reward: RewardState,
+        portions: list[tuple[str, int]],
+        key: str,
+        why: str,
+        at: datetime | None = None,
+    ) -> None:
+        """Put redeemed points back into their batches with their original expiry (§5.6).
+
+        ``at`` is when it happens: the event's time, or for a reward that expired unused the
+        instant it expired, which a sweep may reach long after (a batch still live then takes
+        its points back, and expires with them on its own date)."""
         portions = [(b, p) for b, p in portions if p > 0]
         if not portions:
             return
         account = self.account
-        at = self.at
+        at = self.at if at is None else at
         rules = self.program.at(at)
         tz = self.program.tz
         live: list[tuple[str, int]] = []
@@ -770,7 +781,9 @@ class Run:
             meta={"redemption_id": reward.redemption_id, "state": "expired"},
         )
         if self.program.at(at).reward_expiry_refund:
-            self._restore(reward, self._unrestored(reward), f"redemption:{reward.redemption_id}:restore", "expired unused")
+            self._restore(
+                reward, self._unrestored(reward), f"redemption:{reward.redemption_id}:restore", "expired unused", at
+            )
 
     # --- redemption ----------------------------------------------------------------------------
 

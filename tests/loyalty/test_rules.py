@@ -312,6 +312,29 @@ def test_unused_reward_expiry_without_refund() -> None:
     assert kinds(out) == [("REWARD", 0)] and account.available == 200
 
 
+def test_a_reward_that_expired_while_its_batch_lived_returns_its_points_then_even_when_swept_later() -> None:
+    """§5.6/§5.7: the points of a reward that expired unused go back on the day it expired. The
+    batch they came from was still live then, so it takes them back and expires with all of them
+    on its own date, even when the sweep that finds both runs weeks after."""
+    program = default_program(
+        pending={"window_days": 0, "clock_start": "paid"},
+        expiry={"mode": "batch", "days": 30, "notify_days_before": []},
+        rewards=[{"id": "ship", "type": "free_shipping", "price": 300, "max_shipping": "6.95", "validity_days": 5}],
+    )
+    account = Account("c")
+    apply(program, account, paid("O1", local(2026, 3, 2, 10), "200.00"))  # 5 × 200 = 1000, released at once
+    batch = next(iter(account.batches.values()))
+    assert batch.expires_at == local(2026, 4, 1, 0)  # 00:00 of 2 March + 30 days
+    apply(program, account, _redeem(local(2026, 3, 3, 10), "rw1"))  # 300 of them; the code lasts 5 days
+    out = apply(program, account, TimePassed(at=local(2026, 4, 11)))  # type: ignore[arg-type]
+    assert [(e.kind.value, e.points, e.effective_at) for e in out.entries] == [
+        ("REWARD", 0, local(2026, 3, 8, 10)),
+        ("RESTORE", 300, local(2026, 3, 8, 10)),
+        ("EXPIRE", -1000, local(2026, 4, 1, 0)),
+    ]
+    assert (account.available, batch.remaining, batch.expired) == (0, 0, 1000)
+
+
 def test_store_rejection_always_restores() -> None:
     program, account = _with_reward(reward_expiry_refund=False)
     out = apply(program, account, RewardVoided(at=local(2026, 2, 1, 10, 1), redemption_id="rw1", reason="422 from store", rejected_by_store=True))  # type: ignore[arg-type]
