@@ -156,13 +156,31 @@ def next_downgrade_check(
                 return None  # unreachable in practice: nothing counted after this year
             boundary = next_year_start(boundary, tz)
     threshold = tiers.levels[current].threshold
+    retention = tiers.retention_days
     points = sorted({p for at, leaves, _v in counted for p in (at, leaves)})
-    last_end: datetime | None = None
+    # the stretches [start, end) where the metric stands at the threshold (end None: open-ended)
+    stretches: list[list[datetime | None]] = []
     for i, point in enumerate(points):
         if q_at(tiers, counted, point, tz) >= threshold:
-            last_end = points[i + 1] if i + 1 < len(points) else None
-            if last_end is None:
-                return None  # still qualifying with no scheduled drop
-    end = last_end if last_end is not None else since
-    check = add_local_days(end, tiers.retention_days, tz) if tiers.retention_days else end
-    return max(check, since)
+            end = points[i + 1] if i + 1 < len(points) else None
+            if stretches and stretches[-1][1] == point:
+                stretches[-1][1] = end
+            else:
+                stretches.append([point, end])
+    if not stretches:
+        check = add_local_days(since, retention, tz) if retention else since
+        return max(check, since)
+    # The tier is lost `retention` days after the first stretch that no later one catches up
+    # with in time. Counts already known for the future (an order delivered, not yet counted)
+    # do not bridge a longer gap: a rebuilt account, which knows them, must schedule the same
+    # instant as the live one that looked before they existed.
+    for index, (_start, end) in enumerate(stretches):
+        if end is None:
+            return None  # still qualifying with no scheduled drop
+        drop = add_local_days(end, retention, tz) if retention else end
+        following = stretches[index + 1][0] if index + 1 < len(stretches) else None
+        if following is not None and following <= drop:
+            continue
+        if drop >= since:
+            return drop
+    return since

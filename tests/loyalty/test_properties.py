@@ -349,8 +349,35 @@ def _entries_and_perks(program: Program, events: list[Event], fresh_cache: bool 
     return out
 
 
+_SHORT_TIERS = {
+    "orders": {"basis": "orders", "window": "rolling_365", "retention_days": 10,
+               "levels": [{"name": "bronze", "from": "0"}, {"name": "silver", "from": "2"}]},
+    "one_step": {"basis": "spend", "window": "rolling_365", "retention_days": 0, "downgrade": "one_step",
+                 "levels": [{"name": "bronze", "from": "0"}, {"name": "silver", "from": "60"},
+                            {"name": "gold", "from": "150"}]},
+}
+
+
+@lru_cache(maxsize=64)
+def make_tier_program(tiers: str, window: int, expiry_days: int) -> Program:
+    data = program_data(
+        pending={"window_days": window, "clock_start": "completed"},
+        expiry={"mode": "batch", "days": expiry_days, "notify_days_before": [30, 7]},
+        tiers=_SHORT_TIERS[tiers],
+    )
+    return load_program(data, source="property", code_secret=SECRET)
+
+
+tier_programs = st.builds(
+    make_tier_program,
+    tiers=st.sampled_from(sorted(_SHORT_TIERS)),
+    window=st.sampled_from([0, 14]),
+    expiry_days=st.sampled_from([30, 365]),
+)
+
+
 @PROPERTY
-@given(program=programs, events=scenarios())
+@given(program=st.one_of(programs, tier_programs), events=scenarios())
 def test_the_agenda_sweep_writes_what_a_full_rescan_writes(program: Program, events: list[Event]) -> None:
     """The sweep keeps a heap of due instants between events instead of rescanning every batch;
     it must write exactly what the rescanning sweep writes, in the same order, whether the heap

@@ -409,6 +409,39 @@ def test_calendar_year_tier_is_kept_to_the_end_of_the_next_year() -> None:
     assert [(t.meta["tier"], t.effective_at) for t in of_kind(out, Kind.TIER)] == [("bronze", local(2028, 1, 1, 0, 0))]
 
 
+def test_a_rolling_tier_is_lost_in_a_gap_longer_than_its_retention_even_when_the_next_count_is_known() -> None:
+    """§5.9: held(t) = ent(max q(s) for s in (t − R, t]). Two orders reach silver; the first
+    leaves the 365-day window on 20 January 2027, so the tier goes 10 days later, on 30 January,
+    and comes back when a third order counts on 5 February. An account rebuilt from its stored
+    entries, which already knows the third order when it plans the look, must write the same."""
+    program = default_program(
+        pending={"window_days": 14, "clock_start": "completed"},
+        expiry={"mode": "none"},
+        tiers={"basis": "orders", "window": "rolling_365", "retention_days": 10,
+               "levels": [{"name": "bronze", "from": "0"}, {"name": "silver", "from": "2"}]},
+    )
+    events = [
+        paid("o0", local(2026, 1, 5), "50.00"), completed("o0", local(2026, 1, 5)),  # counts 20 Jan 2026
+        paid("o1", local(2026, 11, 1), "50.00"), completed("o1", local(2026, 11, 1)),  # counts 16 Nov 2026
+        TimePassed(at=local(2026, 11, 20)),  # silver since 16 November
+        paid("o2", local(2027, 1, 21), "50.00"), completed("o2", local(2027, 1, 21)),  # counts 5 Feb 2027
+    ]
+    last = TimePassed(at=local(2027, 2, 10))
+    expected = [
+        ("TIER", local(2027, 1, 30, 0), "bronze"),  # 20 January + 10 days of retention
+        ("RELEASE", local(2027, 2, 5, 0), None),
+        ("TIER", local(2027, 2, 5, 0), "silver"),
+    ]
+    live = Account("c")
+    for event in events:
+        apply(program, live, event)  # type: ignore[arg-type]
+    assert live.tier == "silver"
+    rebuilt = Account.from_entries("c", [Entry.from_dict(e.to_dict()) for e in live.entries])
+    for account in (live, rebuilt):
+        out = apply(program, account, last)  # type: ignore[arg-type]
+        assert [(e.kind.value, e.effective_at, e.meta.get("tier")) for e in out.entries] == expected
+
+
 def test_lifetime_tier_only_refunds_lower_it_and_one_step_goes_down_one_level_per_day() -> None:
     tiers = dict(default_program().versions[0].tiers.model_dump(by_alias=True))  # type: ignore[union-attr]
     tiers.update(window="lifetime", downgrade="one_step")
