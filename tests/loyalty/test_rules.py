@@ -335,6 +335,33 @@ def test_a_reward_that_expired_while_its_batch_lived_returns_its_points_then_eve
     assert (account.available, batch.remaining, batch.expired) == (0, 0, 1000)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open question in LOYALTY.md: §5.6 re-expires points restored into an expired batch and never "
+    "lets them settle debt, while §5.14(5) caps what an order's reversal may take at E_o − X_o",
+)
+def test_points_of_an_unused_reward_are_not_lost_twice_once_their_order_was_reversed() -> None:
+    """The customer spends 300 of order O1's 1000 points on a reward, O1 is cancelled, and the
+    reversal takes the 300 it cannot find in O1's batch from a goodwill credit instead. The reward
+    then expires unused after O1's batch has expired: its 300 points come back into that batch
+    and expire at once. They were already paid for out of the goodwill credit, so the customer
+    has lost them twice: 200 points left where 500 (the goodwill credit) would be right."""
+    program = default_program(
+        pending={"window_days": 0, "clock_start": "paid"},
+        expiry={"mode": "batch", "days": 30, "notify_days_before": []},
+        rewards=[{"id": "ship", "type": "free_shipping", "price": 300, "max_shipping": "6.95", "validity_days": 29}],
+    )
+    account = Account("c")
+    apply(program, account, paid("O1", local(2026, 3, 2, 10), "200.00"))  # 1000, expiring 1 April 00:00
+    apply(program, account, _redeem(local(2026, 3, 3, 10), "rw1"))  # 300 of them, code valid to 1 April
+    apply(program, account, ManualAdjustment(at=local(2026, 3, 4), key="goodwill", points=500, reason="goodwill"))
+    out = apply(program, account, OrderCancelled(at=local(2026, 3, 5), store="woo:main", order_id="O1"))
+    assert [(e.kind.value, e.points) for e in out.entries] == [("REVERSE", -1000)]  # 700 from O1, 300 from the credit
+    assert account.available == 200
+    apply(program, account, TimePassed(at=local(2026, 4, 2)))  # type: ignore[arg-type]
+    assert account.available == 500
+
+
 def test_store_rejection_always_restores() -> None:
     program, account = _with_reward(reward_expiry_refund=False)
     out = apply(program, account, RewardVoided(at=local(2026, 2, 1, 10, 1), redemption_id="rw1", reason="422 from store", rejected_by_store=True))  # type: ignore[arg-type]
