@@ -43,7 +43,7 @@ from connector.loyalty.ledger import (
 )
 from connector.loyalty.localtime import add_local_days, human_day, iso, local_date, local_midnight
 from connector.loyalty.program import Program, Rules
-from connector.loyalty.run import Run, order_ref
+from connector.loyalty.run import Run, batch_expiry, order_ref
 
 _ZERO = Decimal(0)
 
@@ -516,10 +516,7 @@ def _on_adjust(run: Run, ev: ManualAdjustment) -> None:
     program = run.program
     key = f"adjust:{ev.key}"
     if ev.points > 0:
-        rules = program.at(ev.at)
-        expires = None
-        if rules.expiry.mode == "batch":
-            expires = local_midnight(local_date(ev.at, program.tz) + timedelta(days=rules.expiry.days), program.tz)
+        expires = batch_expiry(program, ev.at)
         run.write(
             key,
             Kind.ADJUST,
@@ -567,9 +564,7 @@ def _on_bonus(run: Run, ev: BonusGranted) -> None:
     program = run.program
     rules = program.at(ev.at)
     pending = ev.available_at is not None and ev.available_at > ev.at
-    expires = None
-    if not pending and rules.expiry.mode == "batch":
-        expires = local_midnight(local_date(ev.at, program.tz) + timedelta(days=rules.expiry.days), program.tz)
+    expires = None if pending else batch_expiry(program, ev.at)
     batch_id = entry_id_for(ev.key)
     when = f", available on {human_day(ev.available_at, program.tz)}" if pending and ev.available_at else ""
     run.write(

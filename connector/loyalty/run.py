@@ -74,6 +74,16 @@ def order_ref(store: str, order_id: str) -> str:
     return f"{store}:order:{order_id}"
 
 
+def batch_expiry(program: Program, available_at: datetime) -> datetime | None:
+    """§5.7: a batch made available at ``available_at`` expires at 00:00 local of that day plus
+    the expiry days of the version then in force; None when that version has no batch expiry."""
+    rules = program.at(available_at)
+    if rules.expiry.mode != "batch":
+        return None
+    tz = program.tz
+    return local_midnight(local_date(available_at, tz) + timedelta(days=rules.expiry.days), tz)
+
+
 # Entry kinds whose fold can only remove or postpone due instants (a batch expiring or being
 # debited, a notice given, a reward leaving "issued", debt bookkeeping): after them every instant
 # in the account's agenda is still a candidate and no new one appeared. EARN, SCHEDULE and
@@ -407,9 +417,7 @@ class Run:
         at = batch.available_at
         assert at is not None
         rules = program.at(at)
-        expires = None
-        if rules.expiry.mode == "batch":
-            expires = local_midnight(local_date(at, program.tz) + timedelta(days=rules.expiry.days), program.tz)
+        expires = batch_expiry(program, at)
         key = f"batch:{batch.batch_id}:release"
         what = self._describe_batch(batch)
         text = f"+{batch.remaining} pts available: {what} cleared its return window"
@@ -739,9 +747,7 @@ class Run:
                     meta={**meta_base, "restored": [[b, p] for b, p in live]},
                 )
             total = sum(p for _b, p in dead)
-            expires = None
-            if rules.expiry.mode == "batch":
-                expires = local_midnight(local_date(at, tz) + timedelta(days=rules.expiry.days), tz)
+            expires = batch_expiry(self.program, at)
             reissue_key = f"{key}:reissue"
             new_id = entry_id_for(reissue_key)
             text = f"+{total} pts restored as a new batch (their original batches had expired): reward {reward.reward_id} {why}"
