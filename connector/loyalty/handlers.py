@@ -539,14 +539,7 @@ def _on_adjust(run: Run, ev: ManualAdjustment) -> None:
             obj=ev.key,
             hint="pending points cannot be removed by hand; wait for their release or reverse the order",
         )
-    allocations: list[tuple[str, int]] = []
-    left = points
-    for batch in run._spendable():
-        part = min(left, batch.remaining)
-        allocations.append((batch.batch_id, part))
-        left -= part
-        if left == 0:
-            break
+    allocations = run._allocate(points)
     run.write(
         key,
         Kind.ADJUST,

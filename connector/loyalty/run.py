@@ -555,6 +555,19 @@ class Run:
         )
         return batches
 
+    def _allocate(self, points: int) -> list[tuple[str, int]]:
+        """Debit ``points`` from available batches in consumption order (§5.6); the caller has
+        checked that enough are available."""
+        allocations: list[tuple[str, int]] = []
+        left = points
+        for batch in self._spendable():
+            part = min(left, batch.remaining)
+            allocations.append((batch.batch_id, part))
+            left -= part
+            if left == 0:
+                break
+        return allocations
+
     def _take(self, points: int, own: Batch | None) -> tuple[list[tuple[str, int]], list[tuple[str, int]], int]:
         """Allocate a reversal: the order's own batch first, then other available batches."""
         pending: list[tuple[str, int]] = []
@@ -829,14 +842,7 @@ class Run:
                 reference="reward-secret-missing",
                 hint="pass code_secret to load_program (from the environment or the secrets file)",
             )
-        allocations: list[tuple[str, int]] = []
-        left = reward.price
-        for batch in self._spendable():
-            part = min(left, batch.remaining)
-            allocations.append((batch.batch_id, part))
-            left -= part
-            if left == 0:
-                break
+        allocations = self._allocate(reward.price)
         idem = f"redemption:{redemption_id}"
         code = reward_code(secret, idem)
         expires = at + timedelta(days=reward.validity_days)
