@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
-from connector.errors import InvalidValue
+from connector.errors import ConfigError, InvalidValue
 
 # ISO 4217 active codes. Minor units are 2 unless listed in the 0- or 3-digit sets.
 _ISO_4217: Final = frozenset(
@@ -415,11 +415,27 @@ class IssueCoupon:
 
 @dataclass(frozen=True, slots=True)
 class PublishLoyalty:
-    """Write the customer's balance snapshot (points, pending, tier, next reward) to a store."""
+    """Write the customer's balance snapshot (points, pending, tier, next reward) to a store.
+
+    ``snapshot`` is None while the command waits in the outbox: the dispatcher builds it from
+    the ledger when it sends the command, so a store is always handed one.
+    """
 
     key: str
     customer_id: str
-    snapshot: Mapping[str, Any]
+    snapshot: Mapping[str, Any] | None
+
+    def figures(self) -> Mapping[str, Any]:
+        """The snapshot a store writes; a publish still waiting for its snapshot cannot be sent."""
+        if self.snapshot is None:
+            raise ConfigError(
+                f"balance publish {self.key} waits for its snapshot, and no loyalty program is "
+                "configured to build it",
+                obj=self.customer_id,
+                hint="enable the loyalty program (loyalty.program or loyalty.program_file), "
+                "then `vinculo outbox retry`",
+            )
+        return self.snapshot
 
 
 @dataclass(frozen=True, slots=True)

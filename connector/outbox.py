@@ -4,7 +4,8 @@ Commands are inserted in the same transaction as the ledger entries that caused 
 an idempotency key (unique), so a replayed event cannot queue a second command. The dispatcher:
 
 1. claims due rows (``pending`` -> ``in_flight``) and commits the claim;
-2. calls the store; every store write looks its object up by our key first (coupon code,
+2. builds a waiting balance publish's snapshot from the ledger (``render``), so only the newest
+   state of a customer is ever built and sent; calls the store; every store write looks its object up by our key first (coupon code,
    meta value), so repeating a call that already succeeded changes nothing;
 3. marks the row ``done`` — or schedules a retry with backoff (honouring Retry-After), and after
    ``max_attempts`` failures, or at once for a permanent rejection, marks it ``dead`` for
@@ -77,7 +78,9 @@ def enqueue_many(session: Session, commands: Sequence[tuple[Command, str]], *, a
     """Queue ``(command, target)`` pairs in order; returns how many were accepted.
 
     A key already stored (or earlier in the list) is skipped. Publishing a balance only ever
-    needs the newest snapshot, so publish commands *coalesce*: per store and account only the
+    needs the newest state (a publish from the loyalty bridge carries no snapshot: the
+    dispatcher's ``render`` hook builds it from the ledger when it sends), so publish commands
+    *coalesce*: per store and account only the
     last one of the list is kept, and it takes the place of the publish row still pending for
     that pair (same row, new key and payload, its attempts and backoff kept) instead of adding
     a row and marking the old one done. A row a dispatcher has already claimed is left alone and
@@ -173,7 +176,7 @@ def payload_json(command: Command, dumps: Callable[[Any], str] = json.dumps) -> 
     """
     if type(command) is PublishLoyalty and dumps is json.dumps:
         snapshot = command.snapshot
-        if type(snapshot) is dict and _plain(snapshot):
+        if snapshot is None or (type(snapshot) is dict and _plain(snapshot)):
             return json.dumps(
                 {"key": command.key, "customer_id": command.customer_id, "snapshot": snapshot}
             )
@@ -267,7 +270,7 @@ def decode(kind: str, payload: Mapping[str, Any]) -> Command:
         )
     if kind == "publish":
         return PublishLoyalty(
-            key=payload["key"], customer_id=payload["customer_id"], snapshot=payload["snapshot"]
+            key=payload["key"], customer_id=payload["customer_id"], snapshot=payload.get("snapshot")
         )
     if kind == "tier":
         return SetTier(
@@ -296,6 +299,8 @@ class DispatchStats:
 
 
 DeadHook = Callable[[Session, OutboxCommand, VinculoError], None]
+# Builds a waiting publish's snapshot from the ledger, in the dispatcher's read transaction.
+RenderHook = Callable[[Session, PublishLoyalty], PublishLoyalty]
 
 
 class Dispatcher:
@@ -311,6 +316,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = wall_clock,
         on_dead: DeadHook | None = None,
         after_call: Callable[[OutboxCommand, WriteResult], None] | None = None,
+        render: RenderHook | None = None,
     ) -> None:
         self.db = db
         self.stores = dict(stores)
@@ -321,6 +327,7 @@ class Dispatcher:
         self.clock = clock
         self.on_dead = on_dead
         self.after_call = after_call
+        self.render = render
 
     def requeue_stuck(self) -> int:
         """Rows left in flight by a crashed dispatcher go back to pending."""
@@ -383,6 +390,8 @@ class Dispatcher:
                 return
             try:
                 command = decode(row.kind, row.payload)
+                if type(command) is PublishLoyalty and self.render is not None:
+                    command = self.render(s, command)
             except (KeyError, TypeError, ValueError) as exc:
                 row.status, row.attempts = "dead", row.attempts + 1
                 row.last_error = {"message": f"undecodable command: {exc}", "kind": "data"}

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from connector import outbox
 from connector.config import Config
-from connector.domain import IssueCoupon, Order, Perk, split_platform_id
+from connector.domain import IssueCoupon, Order, Perk, PublishLoyalty, split_platform_id
 from connector.errors import ConfigValueError, ProgramError, UnknownCustomer, VinculoError
 from connector.loyalty import (
     Account,
@@ -39,6 +39,7 @@ from connector.loyalty import (
     apply_many,
     events_from_order,
     load_program,
+    published_snapshot,
     snapshot,
     verify,
 )
@@ -196,7 +197,8 @@ class LoyaltyBridge:
     ) -> BatchResult:
         """Apply many ``(customer id, events, e-mail)`` items in the caller's transaction.
 
-        Each item is one :func:`~connector.loyalty.apply_many` (all or nothing, one snapshot);
+        Each item is one :func:`~connector.loyalty.apply_many` (all or nothing; its publish
+        waits for :meth:`render` to build the snapshot when the dispatcher sends it);
         a rejected item is reported in ``failed`` with its error and writes nothing, the others
         go on. Then one executemany INSERT for every new ledger row, one upsert of the balance
         rows and one batched enqueue for the outbox — a sync page or a backfill costs a handful
@@ -216,7 +218,7 @@ class LoyaltyBridge:
                 account.email = email
             known_email = account.email
             try:
-                outcome = apply_many(self.program, account, events)
+                outcome = apply_many(self.program, account, events, with_snapshot=False)
             except VinculoError as exc:
                 # apply_many rebuilt the account from its entries; the e-mail from the customer
                 # record is not in them
@@ -399,6 +401,16 @@ class LoyaltyBridge:
                 )
             ],
         )
+
+    def render(self, session: Session, command: PublishLoyalty) -> PublishLoyalty:
+        """The dispatcher's hook: the publish with the snapshot of the customer's stored ledger.
+
+        Only the newest publish per customer and store waits in the outbox, so the snapshot is
+        built once per send instead of once per event; it is the one the engine would have built
+        after the customer's last entry (:func:`~connector.loyalty.published_snapshot`)."""
+        account = self.account(session, command.customer_id)
+        snap = published_snapshot(self.program, account, self.clock())
+        return PublishLoyalty(key=command.key, customer_id=command.customer_id, snapshot=snap)
 
     # --- reading -----------------------------------------------------------------------------------
 

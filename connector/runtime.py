@@ -61,6 +61,7 @@ def open_runtime(
         stores,
         max_attempts=config.loyalty.dispatcher_max_attempts,
         on_dead=loyalty.on_dead if loyalty is not None else None,
+        render=loyalty.render if loyalty is not None else None,
     )
     return Runtime(config, db, stores, erp, engine, dispatcher, loyalty)
 

@@ -412,7 +412,7 @@ class ShopifyAdapter:
         """``vinculo.loyalty`` (JSON) plus typed ``points_available`` and ``tier``."""
         try:
             gid = self._gid(customer_ref, "Customer")
-            written = self.set_metafields(loyalty_metafields(gid, command.snapshot), obj=command.key)
+            written = self.set_metafields(loyalty_metafields(gid, command.figures()), obj=command.key)
             return WriteResult(key=command.key, platform_id=self._pid(gid), payload={"metafields": written})
         except (RejectedError, DataError) as err:
             return WriteResult(key=command.key, error=err)

@@ -562,7 +562,7 @@ class WooCommerceAdapter:
     def publish_loyalty(self, command: PublishLoyalty, customer_ref: str) -> WriteResult:
         """``_vinculo_loyalty`` (JSON) plus one string meta per figure; skipped when the store
         already holds the same figures (``as_of`` alone does not count as a change)."""
-        return self._write_meta(command.key, customer_ref, mapping.loyalty_meta(command.snapshot))
+        return self._write_meta(command.key, customer_ref, mapping.loyalty_meta(command.figures()))
 
     def set_tier(self, command: SetTier, customer_ref: str) -> WriteResult:
         """WooCommerce customers have no tags: the tier is the single ``vinculo_tier`` meta key,

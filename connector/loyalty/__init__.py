@@ -53,7 +53,9 @@ Using it (what the persistence layer and the CLI do)
    ``TimePassed(at)`` is the 00:00 sweep: releases, expiries, reward expiry, notices, tier checks.
    ``apply_many(program, account, events)`` applies several events of one customer all or
    nothing and publishes the snapshot once, as of the last event that wrote entries (what a sync
-   page or a backfill should use: the per-event snapshot is a large share of an event's cost).
+   page or a backfill should use: the per-event snapshot is a large share of an event's cost);
+   with ``with_snapshot=False`` it leaves the snapshot to the sender, who builds it from the
+   stored ledger with :func:`published_snapshot` (same dict) when it sends the publish.
 
 4. CLI building blocks: ``balance`` = :meth:`Account.balance` and :func:`snapshot`; ``history`` =
    ``account.entries`` (each with ``explanation``); ``adjust`` = ``apply(..., ManualAdjustment(...))``;
@@ -113,7 +115,7 @@ from connector.loyalty.ledger import (
 )
 from connector.loyalty.program import Program, Rules, load_program
 from connector.loyalty.rebuild import RebuildReport, rebuild, verify
-from connector.loyalty.snapshot import snapshot
+from connector.loyalty.snapshot import published_snapshot, snapshot
 
 __all__ = [
     "Account",
@@ -150,6 +152,7 @@ __all__ = [
     "load_program",
     "order_ref",
     "preview",
+    "published_snapshot",
     "rebuild",
     "reward_code",
     "snapshot",

@@ -55,7 +55,9 @@ def apply(program: Program, account: Account, event: Event) -> Outcome:
     return run.outcome(mark > 0, tier_before)
 
 
-def apply_many(program: Program, account: Account, events: Iterable[Event]) -> Outcome:
+def apply_many(
+    program: Program, account: Account, events: Iterable[Event], *, with_snapshot: bool = True
+) -> Outcome:
     """Apply events in order, all or nothing, publishing the customer's state once at the end.
 
     The entries and coupons are exactly those of one :func:`apply` per event. ``PublishLoyalty``
@@ -66,6 +68,11 @@ def apply_many(program: Program, account: Account, events: Iterable[Event]) -> O
     Building a snapshot per event is most of an event's cost when a sync page or a backfill
     brings several events of one customer together. If any event is rejected the account is put
     back as it was before the first one and the error is raised: nothing to store.
+
+    ``with_snapshot=False`` leaves ``PublishLoyalty.snapshot`` as None for whoever sends it to
+    build from the stored ledger (:func:`~connector.loyalty.snapshot.published_snapshot` gives the
+    same dict): an outbox keeps only the newest publish per customer and store, so a snapshot
+    built here would mostly be thrown away unsent.
     """
     mark = len(account.entries)
     tier_before = account.tier
@@ -87,7 +94,7 @@ def apply_many(program: Program, account: Account, events: Iterable[Event]) -> O
         account.truncate(mark)
         raise
     if last is not None:
-        perks.extend(last.publish(mark > 0, tier_before))
+        perks.extend(last.publish(mark > 0, tier_before, with_snapshot))
     return Outcome(tuple(entries), tuple(perks), account, tuple(warnings))
 
 

@@ -172,9 +172,12 @@ class Run:
             perks = perks + self.publish(had_entries, tier_before)
         return Outcome(tuple(self.entries), tuple(perks), self.account, tuple(self.warnings))
 
-    def publish(self, had_entries: bool, tier_before: str | None) -> list[PerkCommand]:
+    def publish(
+        self, had_entries: bool, tier_before: str | None, with_snapshot: bool = True
+    ) -> list[PerkCommand]:
         """The tier tags (when the tier changed, or on the first entry) and the §5.13 snapshot,
-        as of this run's event; only called for a run that wrote entries."""
+        as of this run's event (left to the sender without ``with_snapshot``); only called for a
+        run that wrote entries."""
         account = self.account
         program = self.program
         out: list[PerkCommand] = []
@@ -193,7 +196,7 @@ class Run:
             )
         # keyed by the last entry it reflects: deterministic, and one per change
         key = f"publish:{self.cid}:{self.entries[-1].entry_id}"
-        snap = snapshot(program, account, self.at)
+        snap = snapshot(program, account, self.at) if with_snapshot else None
         out.append(PerkCommand(PublishLoyalty(key=key, customer_id=self.cid, snapshot=snap)))
         return out
 

@@ -139,6 +139,19 @@ def snapshot(program: Program, account: Account, as_of: datetime) -> dict[str, A
     }
 
 
+def published_snapshot(program: Program, account: Account, fallback: datetime) -> dict[str, Any]:
+    """The snapshot a publish of the account's newest state carries: as of the event that wrote
+    its last entry (every entry records its run's instant), or ``fallback`` for an account with
+    no entries.
+
+    A pure function of the ledger, so a sender that builds it late (the outbox dispatcher, after
+    coalescing every publish of a customer into one) sends exactly what the engine would have
+    built right after that event, stamp included: never a stamp ahead of the ledger, so never a
+    date a sweep has not yet reached."""
+    entries = account.entries
+    return snapshot(program, account, entries[-1].recorded_at if entries else fallback)
+
+
 @lru_cache(maxsize=1 << 12)
 def _money(value: Decimal | None) -> str | None:
     return None if value is None else format(value.quantize(_CENT), "f")

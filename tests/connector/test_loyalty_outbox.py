@@ -327,3 +327,47 @@ def test_a_refused_order_earns_once_the_program_covers_it(woo_sim: WooSimulator,
         assert rt.loyalty.balance(rt.db, "usd@example.com")["pending"] == 80  # 20.00 USD x 4
     finally:
         rt.close()
+
+
+def test_a_balance_changed_twice_before_dispatch_is_sent_once_with_the_newest_figures(
+    woo_sim: WooSimulator, tmp_path: Path
+) -> None:
+    config, email, customer_id = customer_with_points(woo_sim, tmp_path, points=40)
+    rt = runtime(config, woo_sim)
+    try:
+        rt.loyalty.adjust(rt.db, email, 60, reason="apology", key="sorry-1")
+        rt.loyalty.adjust(rt.db, email, -30, reason="correction", key="sorry-2")
+        with rt.db.transaction() as s:
+            waiting = s.scalars(
+                select(OutboxCommand).where(OutboxCommand.kind == "publish", OutboxCommand.status == "pending")
+            ).all()
+            assert [row.payload["snapshot"] for row in waiting] == [None]  # built when sent
+        puts_before = sum(1 for r in woo_sim.requests if r.method == "PUT" and r.path.startswith("customers/"))
+        stats = rt.dispatcher.drain()
+        puts = sum(1 for r in woo_sim.requests if r.method == "PUT" and r.path.startswith("customers/")) - puts_before
+    finally:
+        rt.close()
+    assert stats.counts["done"] == 1 and puts == 1
+    meta = {m["key"]: m["value"] for m in woo_sim.get_customer(customer_id)["meta_data"]}
+    assert meta["vinculo_points_available"] == "70"  # 40 + 60 − 30
+    assert meta["vinculo_points_pending"] == "125"
+
+
+def test_a_waiting_publish_without_a_program_to_build_it_goes_dead_with_the_fix(
+    woo_sim: WooSimulator, tmp_path: Path
+) -> None:
+    config, email, _ = customer_with_points(woo_sim, tmp_path, points=40)
+    rt = runtime(config, woo_sim)
+    try:
+        rt.loyalty.adjust(rt.db, email, 10, reason="apology", key="sorry-3")
+        rt.dispatcher.render = None  # a config whose loyalty program was switched off since
+        stats = rt.dispatcher.drain()
+        with rt.db.transaction() as s:
+            row = s.scalars(select(OutboxCommand).where(OutboxCommand.kind == "publish", OutboxCommand.status == "dead")).one()
+            error = row.last_error
+    finally:
+        rt.close()
+    assert stats.counts["dead"] == 1
+    assert error is not None and error["kind"] == "config"
+    assert "no loyalty program is configured" in error["message"]
+    assert "loyalty.program" in error["hint"]

@@ -25,7 +25,7 @@ from connector.domain import (
     SetTier,
     split_platform_id,
 )
-from connector.errors import AuthRejected
+from connector.errors import AuthRejected, ConfigError
 from connector.ports import CustomerWrite, StoreAdapter, StoreInfo
 
 
@@ -302,6 +302,14 @@ def test_publish_loyalty_and_tier_land_on_the_customer(harness: Harness) -> None
         assert "vinculo-tier-silver" in meta["tags"].split(",")  # tier as a tag
     else:
         assert meta["vinculo_tier"] == "vinculo-tier-silver"  # WooCommerce has no customer tags
+
+
+def test_a_publish_still_waiting_for_its_snapshot_is_refused_and_writes_nothing(harness: Harness) -> None:
+    pid = harness.customer("ines@example.com", "Ines")
+    before = harness.customer_meta(pid)
+    with pytest.raises(ConfigError, match="waits for its snapshot"):
+        harness.adapter.publish_loyalty(PublishLoyalty(key="publish:2", customer_id="vc_y", snapshot=None), pid)
+    assert harness.customer_meta(pid) == before
 
 
 def test_complete_order_marks_it_fulfilled(harness: Harness) -> None:

@@ -20,6 +20,7 @@ from unittest.mock import patch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from connector.domain import PublishLoyalty
 from connector.errors import LoyaltyError
 from connector.loyalty import (
     Account,
@@ -40,7 +41,9 @@ from connector.loyalty import (
     RewardVoided,
     TimePassed,
     apply,
+    apply_many,
     load_program,
+    published_snapshot,
     reward_code,
     verify,
 )
@@ -388,3 +391,32 @@ def test_the_agenda_sweep_writes_what_a_full_rescan_writes(program: Program, eve
     assert _entries_and_perks(program, events, fresh_cache=True) == kept
     with patch.object(Run, "sweep", Run._sweep_scanning):
         assert _entries_and_perks(program, events) == kept
+
+
+@PROPERTY
+@given(program=st.one_of(programs, tier_programs), events=scenarios())
+def test_a_snapshot_built_later_from_the_stored_ledger_is_the_one_the_engine_published(
+    program: Program, events: list[Event]
+) -> None:
+    """The outbox sends a publish long after the event, building its snapshot from the stored
+    entries then (``published_snapshot``); whatever came before, that must be exactly the
+    snapshot the engine would have published right after the event."""
+    live = Account("p")
+    deferred = Account("p")
+    for event in events:
+        try:
+            outcome = apply(program, live, event)
+        except LoyaltyError:
+            with contextlib.suppress(LoyaltyError):
+                apply_many(program, deferred, [event], with_snapshot=False)
+            continue
+        later = apply_many(program, deferred, [event], with_snapshot=False)
+        assert later.entries == outcome.entries
+        published = [c.perk for c in outcome.perks if isinstance(c.perk, PublishLoyalty)]
+        waiting = [c.perk for c in later.perks if isinstance(c.perk, PublishLoyalty)]
+        assert [(p.key, p.customer_id) for p in waiting] == [(p.key, p.customer_id) for p in published]
+        assert all(p.snapshot is None for p in waiting)
+        if published:
+            stored = [Entry.from_dict(json.loads(json.dumps(e.to_dict()))) for e in live.entries]
+            rebuilt = Account.from_entries("p", stored)
+            assert published_snapshot(program, rebuilt, BASE) == published[-1].snapshot

@@ -315,9 +315,16 @@ def test_pages_through_the_bridge_store_points_and_keep_one_pending_publish(db: 
         publishes = s.scalars(
             select(OutboxCommand).where(OutboxCommand.kind == "publish").order_by(OutboxCommand.id)
         ).all()
-        # c1's waiting publish now carries the second page's snapshot: one row per customer
-        assert [(p.account, p.status, p.payload["snapshot"]["pending"], p.result) for p in publishes] == [
-            ("c1", "pending", 339, None), ("c2", "pending", 100, None)
+        # one waiting row per customer, keyed by its newest entry; the snapshot waits for dispatch
+        last = {b.account: e for b in ledger.balances(s) for e in [bridge.account(s, b.account).entries[-1]]}
+        assert [(p.account, p.status, p.payload, p.result) for p in publishes] == [
+            ("c1", "pending", {"key": f"publish:c1:{last['c1'].entry_id}", "customer_id": "c1", "snapshot": None}, None),
+            ("c2", "pending", {"key": f"publish:c2:{last['c2'].entry_id}", "customer_id": "c2", "snapshot": None}, None),
+        ]
+        # built at dispatch from the ledger: c1 holds both pages' points, as of its last event
+        sent = [bridge.render(s, outbox.decode(p.kind, p.payload)).snapshot for p in publishes]
+        assert [(snap["pending"], snap["available"], snap["as_of"]) for snap in sent if snap is not None] == [
+            (339, 0, "2026-03-02T11:00:00+00:00"), (100, 0, "2026-03-02T11:00:00+00:00")
         ]
     fresh = LoyaltyBridge(bridge.program, ["main"], clock=lambda: NOON)  # rebuilt from stored rows
     with db.transaction() as s:
