@@ -46,7 +46,7 @@ from connector.errors import (
     VinculoError,
     WriteRejected,
 )
-from connector.ports import StoreAdapter, WriteResult
+from connector.ports import BatchPublisher, StoreAdapter, WriteResult
 from connector.state import bulk
 from connector.state import customers as customers_repo
 from connector.state.clock import now as wall_clock
@@ -54,6 +54,7 @@ from connector.state.db import Database
 from connector.state.models import OutboxCommand
 
 Command = Perk | Fulfilment
+_BATCHABLE = frozenset({"publish", "tier"})
 _OUTBOX = cast(Table, OutboxCommand.__table__)
 KINDS: dict[type[Any], str] = {
     IssueCoupon: "coupon",
@@ -349,10 +350,28 @@ class Dispatcher:
             ids = self._claim(batch if limit is None else min(batch, limit - done))
             if not ids:
                 break
-            for row_id in ids:
+            groups, singles = self._partition(ids)
+            for target, group in groups.items():
+                self._run_group(target, group, stats)
+            for row_id in singles:
                 self._run_one(row_id, stats)
-                done += 1
+            done += len(ids)
         return stats
+
+    def _partition(self, ids: Sequence[int]) -> tuple[dict[str, list[int]], list[int]]:
+        """Claimed balance and tier rows per store that takes them in batches (two or more);
+        every other row goes alone, committed before the next one is sent."""
+        with self.db.transaction() as s:
+            rows = s.execute(
+                select(_OUTBOX.c.id, _OUTBOX.c.kind, _OUTBOX.c.target).where(_OUTBOX.c.id.in_(ids))
+            ).all()
+        groups: dict[str, list[int]] = {}
+        for row_id, kind, target in sorted(rows):
+            if kind in _BATCHABLE and isinstance(self.stores.get(target), BatchPublisher):
+                groups.setdefault(target, []).append(row_id)
+        groups = {target: group for target, group in groups.items() if len(group) > 1}
+        grouped = {row_id for group in groups.values() for row_id in group}
+        return groups, [row_id for row_id in ids if row_id not in grouped]
 
     def _claim(self, n: int) -> list[int]:
         """Claim due rows one by one; a row another dispatcher claimed first is not ours.
@@ -384,78 +403,147 @@ class Dispatcher:
         return claimed
 
     def _run_one(self, row_id: int, stats: DispatchStats) -> None:
+        """Claimed row -> store call -> outcome, each step committed on its own."""
         with self.db.transaction() as s:
             row = s.get(OutboxCommand, row_id)
             if row is None or row.status != "in_flight":
                 return
-            try:
-                command = decode(row.kind, row.payload)
-                if type(command) is PublishLoyalty and self.render is not None:
-                    command = self.render(s, command)
-            except (KeyError, TypeError, ValueError) as exc:
-                row.status, row.attempts = "dead", row.attempts + 1
-                row.last_error = {"message": f"undecodable command: {exc}", "kind": "data"}
-                stats.counts["dead"] += 1
+            prepared = self._prepare(s, row, stats)
+            if prepared is None:
                 return
-            target, kind, account = row.target, row.kind, row.account
-            ref = None
-            if account is not None:
-                mapping = customers_repo.mapping_for_source(s, account, target)
-                if mapping is not None and ":guest:" not in mapping.platform_id:
-                    ref = mapping.platform_id
-        store = self.stores.get(target)
-        try:
-            if store is None:
-                raise ConfigError(
-                    f"outbox command for store {target!r}, which is not configured",
-                    obj=target,
-                    hint="add the store back to the config, or drop the command",
-                )
-            result = self._call(store, kind, command, ref)
-        except VinculoError as exc:
-            result = WriteResult(key=str(row_id), error=exc)
-        except Exception as exc:  # a bug or a bad row must not stall the queue: dead-letter it
-            result = WriteResult(
-                key=str(row_id),
-                error=WriteRejected(
-                    f"command {row_id} failed unexpectedly: {type(exc).__name__}: {exc}",
-                    reference="outbox-command-crashed",
-                    obj=str(row_id),
-                    hint="see the error, fix the cause, then `vinculo outbox retry`",
-                ),
-            )
-        if self.after_call is not None:
-            with self.db.transaction() as s:
-                fresh = s.get(OutboxCommand, row_id)
-            if fresh is not None:
-                self.after_call(fresh, result)
+            target, kind = row.target, row.kind
+        command, ref = prepared
+        result = self._attempt(row_id, target, lambda store: self._call(store, kind, command, ref))
+        self._finish({row_id: result}, stats)
+
+    def _run_group(self, target: str, row_ids: Sequence[int], stats: DispatchStats) -> None:
+        """Balance and tier rows of one store sent in one :meth:`BatchPublisher.publish_many`
+        call; each row then retries, dies or is done on its own result, as :meth:`_run_one`
+        would leave it."""
+        results: dict[int, WriteResult] = {}
+        items: list[tuple[int, PublishLoyalty | SetTier, str]] = []
         with self.db.transaction() as s:
-            row = s.get(OutboxCommand, row_id)
-            if row is None:
-                return
-            stamp = self.clock()
-            row.attempts += 1
-            row.updated_at = stamp
-            if result.ok:
-                row.status = "done"
-                row.result = {"platform_id": result.platform_id, "created": result.created}
-                row.last_error = None
-                stats.counts["done"] += 1
-                stats.counts["created" if result.created else "already_there"] += 1
-                return
-            error = result.error
-            assert error is not None
-            row.last_error = error.to_dict()
-            retriable = isinstance(error, TransientError)
-            if not retriable or row.attempts >= self.max_attempts:
-                row.status = "dead"
-                stats.counts["dead"] += 1
-                if self.on_dead is not None:
-                    self.on_dead(s, row, error)
-                return
-            row.status = "pending"
-            row.next_attempt_at = stamp + self._delay(row.attempts, error)
-            stats.counts["retry"] += 1
+            for row_id in row_ids:
+                row = s.get(OutboxCommand, row_id)
+                if row is None or row.status != "in_flight":
+                    continue
+                prepared = self._prepare(s, row, stats)
+                if prepared is None:
+                    continue
+                command, ref = prepared
+                if ref is None or not isinstance(command, PublishLoyalty | SetTier):
+                    results[row_id] = _no_account(row.kind)
+                else:
+                    items.append((row_id, command, ref))
+        if items:
+            answers = self._attempt_many(target, items)
+            results.update(zip([row_id for row_id, _c, _r in items], answers, strict=True))
+        self._finish(results, stats)
+
+    def _prepare(
+        self, s: Session, row: OutboxCommand, stats: DispatchStats
+    ) -> tuple[Command, str | None] | None:
+        """The row's command (a balance publish with its snapshot built) and the customer's id
+        on the row's store; None when the row cannot be read, which sends it to the dead list."""
+        try:
+            command = decode(row.kind, row.payload)
+            if type(command) is PublishLoyalty and self.render is not None:
+                command = self.render(s, command)
+        except (KeyError, TypeError, ValueError) as exc:
+            row.status, row.attempts = "dead", row.attempts + 1
+            row.last_error = {"message": f"undecodable command: {exc}", "kind": "data"}
+            stats.counts["dead"] += 1
+            return None
+        ref = None
+        if row.account is not None:
+            mapping = customers_repo.mapping_for_source(s, row.account, row.target)
+            if mapping is not None and ":guest:" not in mapping.platform_id:
+                ref = mapping.platform_id
+        return command, ref
+
+    def _attempt(
+        self, row_id: int, target: str, call: Callable[[StoreAdapter], WriteResult]
+    ) -> WriteResult:
+        """One store call; every failure becomes the row's result, never an exception: a bug or
+        a bad row must not stall the queue."""
+        try:
+            return call(self._store(target))
+        except VinculoError as exc:
+            return WriteResult(key=str(row_id), error=exc)
+        except Exception as exc:
+            return WriteResult(key=str(row_id), error=_crashed(str(row_id), exc))
+
+    def _attempt_many(
+        self, target: str, items: Sequence[tuple[int, PublishLoyalty | SetTier, str]]
+    ) -> list[WriteResult]:
+        """:meth:`_attempt` for a group: a failure of the whole call is every row's result."""
+        keys = [str(row_id) for row_id, _c, _r in items]
+        try:
+            store = cast(BatchPublisher, self._store(target))  # _partition grouped it for that
+            answers = store.publish_many([(command, ref) for _id, command, ref in items])
+            if len(answers) != len(items):
+                raise WriteRejected(
+                    f"store {target!r} answered {len(answers)} results for {len(items)} commands",
+                    reference="outbox-batch-answer-short",
+                    obj=target,
+                    hint="a bug in the store adapter; the commands are retried one by one",
+                )
+            return answers
+        except VinculoError as exc:
+            return [WriteResult(key=key, error=exc) for key in keys]
+        except Exception as exc:
+            return [WriteResult(key=key, error=_crashed(key, exc)) for key in keys]
+
+    def _store(self, target: str) -> StoreAdapter:
+        store = self.stores.get(target)
+        if store is None:
+            raise ConfigError(
+                f"outbox command for store {target!r}, which is not configured",
+                obj=target,
+                hint="add the store back to the config, or drop the command",
+            )
+        return store
+
+    def _finish(self, results: Mapping[int, WriteResult], stats: DispatchStats) -> None:
+        """Hand each result to ``after_call``, then record them all in one transaction."""
+        if self.after_call is not None:
+            for row_id, result in results.items():
+                with self.db.transaction() as s:
+                    fresh = s.get(OutboxCommand, row_id)
+                if fresh is not None:
+                    self.after_call(fresh, result)
+        if not results:
+            return
+        with self.db.transaction() as s:
+            for row_id, result in results.items():
+                row = s.get(OutboxCommand, row_id)
+                if row is not None:
+                    self._settle(s, row, result, stats)
+
+    def _settle(self, s: Session, row: OutboxCommand, result: WriteResult, stats: DispatchStats) -> None:
+        stamp = self.clock()
+        row.attempts += 1
+        row.updated_at = stamp
+        if result.ok:
+            row.status = "done"
+            row.result = {"platform_id": result.platform_id, "created": result.created}
+            row.last_error = None
+            stats.counts["done"] += 1
+            stats.counts["created" if result.created else "already_there"] += 1
+            return
+        error = result.error
+        assert error is not None
+        row.last_error = error.to_dict()
+        retriable = isinstance(error, TransientError)
+        if not retriable or row.attempts >= self.max_attempts:
+            row.status = "dead"
+            stats.counts["dead"] += 1
+            if self.on_dead is not None:
+                self.on_dead(s, row, error)
+            return
+        row.status = "pending"
+        row.next_attempt_at = stamp + self._delay(row.attempts, error)
+        stats.counts["retry"] += 1
 
     def _delay(self, attempts: int, error: VinculoError) -> timedelta:
         hinted = error.retry_after if isinstance(error, RateLimited | PlatformUnavailable) else None
@@ -470,15 +558,26 @@ class Dispatcher:
         if isinstance(command, Fulfilment):
             return store.complete_order(command)
         if ref is None:
-            # A guest has no account on this store to carry meta or tags; nothing to write.
-            return WriteResult(
-                key=kind, created=False, payload={"skipped": "no account on this store"}
-            )
+            return _no_account(kind)
         if isinstance(command, PublishLoyalty):
             return store.publish_loyalty(command, ref)
         if isinstance(command, SetTier):
             return store.set_tier(command, ref)
         raise NotFound(f"unknown command {type(command).__name__}")
+
+
+def _no_account(kind: str) -> WriteResult:
+    """A guest has no account on the store to carry meta or tags: nothing to write."""
+    return WriteResult(key=kind, created=False, payload={"skipped": "no account on this store"})
+
+
+def _crashed(key: str, exc: Exception) -> WriteRejected:
+    return WriteRejected(
+        f"command {key} failed unexpectedly: {type(exc).__name__}: {exc}",
+        reference="outbox-command-crashed",
+        obj=key,
+        hint="see the error, fix the cause, then `vinculo outbox retry`",
+    )
 
 
 def summary(session: Session) -> dict[str, int]:

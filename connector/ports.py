@@ -141,6 +141,17 @@ class Installable(Protocol):
 
 
 @runtime_checkable
+class BatchPublisher(Protocol):
+    """A store that writes many customers' loyalty figures in a few calls (the dispatcher then
+    sends a drained batch of balance and tier commands together)."""
+
+    def publish_many(self, items: Sequence[tuple[PublishLoyalty | SetTier, str]]) -> list[WriteResult]:
+        """``(command, customer ref)`` pairs; one result per pair, in order, each what
+        ``publish_loyalty`` / ``set_tier`` would have returned for it."""
+        ...
+
+
+@runtime_checkable
 class ErpAdapter(Protocol):
     """The merchant's ERP: receives store orders, owns billing data, has its own sales."""
 

@@ -13,8 +13,9 @@ Reads are shaped to cost as few calls as the API allows (NOTES §2–§3):
 
 Writes are idempotent by lookup: coupons by code (and our ``vinculo_perk_key`` meta), customers by
 the store's own e-mail uniqueness, loyalty meta by comparing before writing (echo suppression),
-order completion by status and note text. WooCommerce has no customer tags, so a tier is the
-``vinculo_tier`` meta key, and there is no phone filter, so :meth:`find_customer` uses e-mail only.
+order completion by status and note text. WooCommerce has no customer tags, so a tier tag is the
+``vinculo_tier_tag`` meta key (beside the balance's ``vinculo_tier``, the tier's name), and there is
+no phone filter, so :meth:`find_customer` uses e-mail only.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from connector.ports import CustomerWrite, Page, Rejected, StoreInfo, WriteResul
 
 from . import mapping
 from .client import PLATFORM, WooClient, WooResponse
+from .mapping import TIER_TAG_KEY
 from .pagination import MAX_PER_PAGE, PageNumberPaginator
 from .webhooks import Ping, WebhookHint, parse_delivery
 
@@ -559,15 +561,76 @@ class WooCommerceAdapter:
         return WriteResult(key=key, platform_id=self._pid(local), created=False,
                            payload={"written": sorted(desired), "date_modified_gmt": stamp})
 
+    @staticmethod
+    def _desired_meta(command: PublishLoyalty | SetTier) -> dict[str, str]:
+        """``_vinculo_loyalty`` (JSON) plus one string meta per figure for a balance; for a tier
+        tag the single ``vinculo_tier_tag`` key (WooCommerce customers have no tags), which
+        replaces any previous tag by construction. Not ``vinculo_tier``: the balance writes the
+        tier's name there, and two writers of one key would overwrite each other on every send."""
+        if isinstance(command, SetTier):
+            return {TIER_TAG_KEY: command.tier}
+        return mapping.loyalty_meta(command.figures())
+
     def publish_loyalty(self, command: PublishLoyalty, customer_ref: str) -> WriteResult:
-        """``_vinculo_loyalty`` (JSON) plus one string meta per figure; skipped when the store
-        already holds the same figures (``as_of`` alone does not count as a change)."""
-        return self._write_meta(command.key, customer_ref, mapping.loyalty_meta(command.figures()))
+        """Skipped when the store already holds the same figures (``as_of`` alone does not
+        count as a change)."""
+        return self._write_meta(command.key, customer_ref, self._desired_meta(command))
 
     def set_tier(self, command: SetTier, customer_ref: str) -> WriteResult:
-        """WooCommerce customers have no tags: the tier is the single ``vinculo_tier`` meta key,
-        which replaces any previous tier by construction."""
-        return self._write_meta(command.key, customer_ref, {"vinculo_tier": command.tier})
+        return self._write_meta(command.key, customer_ref, self._desired_meta(command))
+
+    def publish_many(self, items: Sequence[tuple[PublishLoyalty | SetTier, str]]) -> list[WriteResult]:
+        """Balance and tier meta of many customers: one ``include=`` read per 100 customers and
+        one ``customers/batch`` per ``batch_size`` customers that need a write, instead of a read
+        and a write per customer. Each item is judged as :meth:`publish_loyalty` judges it (a
+        customer already showing the figures is skipped); a later item of the same customer is
+        compared with what the earlier one writes. A read that fails fails every item (state
+        unknown: the dispatcher retries them); a refused batch item fails only that item."""
+        results: list[WriteResult | None] = [None] * len(items)
+        wanted: list[tuple[int, int, dict[str, str]]] = []
+        for i, (command, ref) in enumerate(items):
+            try:
+                wanted.append((i, self._local_id(ref, what="customer id"), self._desired_meta(command)))
+            except VinculoError as err:
+                results[i] = WriteResult(key=command.key, error=err)
+        current: dict[int, dict[str, str]] = {}
+        ids = sorted({local for _i, local, _d in wanted})
+        for start in range(0, len(ids), MAX_PER_PAGE):
+            chunk = ids[start:start + MAX_PER_PAGE]
+            resp = self.client.get("customers", {"include": chunk, "role": "all", "per_page": MAX_PER_PAGE,
+                                                 "_fields": "id,meta_data"})
+            for row in resp.data if isinstance(resp.data, list) else ():
+                if isinstance(row, Mapping) and row.get("id") in chunk:
+                    try:
+                        current[row["id"]] = mapping.meta_dict(row.get("meta_data"))
+                    except DataError:
+                        current[row["id"]] = {}  # unreadable meta: write ours over it
+        writes: list[tuple[int, str, dict[str, Any]]] = []
+        sent: dict[int, list[str]] = {}
+        for i, local, desired in wanted:
+            key = items[i][0].key
+            held = current.get(local)
+            if held is None:
+                results[i] = WriteResult(key=key, error=NotFound(
+                    f"customer {local} is not on the store", reference="woo-customer-missing",
+                    platform=PLATFORM, obj=self._pid(local),
+                    hint="the customer was deleted on the store; the next sync records it"))
+            elif mapping.meta_is_current(held, desired):
+                results[i] = WriteResult(key=key, platform_id=self._pid(local), created=False,
+                                         payload={"skipped": "unchanged"})
+            else:
+                writes.append((i, "update", {"id": local, "meta_data": mapping.meta_to_woo(desired)}))
+                sent[i] = sorted(desired)
+                held.update(desired)
+        for start in range(0, len(writes), self.batch_size):
+            for i, _kind, raw, error in self._batch("customers/batch", writes[start:start + self.batch_size]):
+                key = items[i][0].key
+                results[i] = WriteResult(key=key, error=error) if error is not None else WriteResult(
+                    key=key, platform_id=self._pid(raw.get("id")), created=False,
+                    payload={"written": sent[i], "date_modified_gmt": raw.get("date_modified_gmt")})
+        return [r if r is not None else WriteResult(key=c.key, error=MalformedPayload(
+            "no result for this write", reference="woo-batch-result-missing", platform=PLATFORM, obj=c.key))
+            for (c, _ref), r in zip(items, results, strict=True)]
 
     # --- fulfilment ---------------------------------------------------------------------------
 

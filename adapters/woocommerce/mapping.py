@@ -52,6 +52,7 @@ STATUS_MAP: Mapping[str, OrderStatus] = {
 # Our own published customer meta (LOYALTY.md §5.13), read back to suppress echo writes.
 LOYALTY_JSON_KEY = "_vinculo_loyalty"
 PERK_META_KEY = "vinculo_perk_key"
+TIER_TAG_KEY = "vinculo_tier_tag"  # the tier as a segment tag (SetTier); vinculo_tier is its name
 LOYALTY_SCALAR_KEYS: Mapping[str, tuple[str, ...]] = {
     # meta key → snapshot keys accepted for it, first present wins
     "vinculo_points_available": ("available", "points_available"),

@@ -371,3 +371,67 @@ def test_a_waiting_publish_without_a_program_to_build_it_goes_dead_with_the_fix(
     assert error is not None and error["kind"] == "config"
     assert "no loyalty program is configured" in error["message"]
     assert "loyalty.program" in error["hint"]
+
+
+def _shoppers(sim: WooSimulator, n: int) -> list[dict[str, object]]:
+    """``n`` registered customers, the i-th with one paid order of i + 1 mugs at 10.00 EUR."""
+    product = sim.create_product(name="Mug", sku="MUG-1", regular_price="10.00")
+    people = []
+    for i in range(n):
+        person = sim.create_customer(email=f"s{i}@example.com", first_name=f"S{i}")
+        sim.create_order(customer_id=person["id"], billing={"email": f"s{i}@example.com"}, set_paid=True,
+                         line_items=[{"product_id": product["id"], "quantity": i + 1}])
+        people.append(person)
+    return people
+
+
+def _pending_meta(sim: WooSimulator, person: dict[str, object]) -> str | None:
+    meta = {m["key"]: m["value"] for m in sim.get_customer(int(str(person["id"])))["meta_data"]}
+    return meta.get("vinculo_points_pending")
+
+
+def test_balances_and_tiers_of_many_customers_go_out_in_a_few_calls(woo_sim: WooSimulator, tmp_path: Path) -> None:
+    people = _shoppers(woo_sim, 12)
+    config = write_config(tmp_path, woo_sim)
+    rt = runtime(config, woo_sim)
+    try:
+        rt.engine.sync_store("main", full=True)
+        woo_sim.reset_counts()
+        stats = rt.dispatcher.drain()
+    finally:
+        rt.close()
+    # 12 balances + 12 first tier tags: one include= read and one batch write, not 48 calls
+    assert stats.counts["done"] == 24
+    assert (woo_sim.count("GET", "customers"), woo_sim.count("POST", "customers/batch"), woo_sim.count()) == (1, 1, 2)
+    # (i + 1) × 10.00 EUR × 5 points/EUR pending for the i-th
+    assert [_pending_meta(woo_sim, p) for p in people] == [str(50 * (i + 1)) for i in range(12)]
+
+
+def test_a_failed_batch_retries_every_row_and_a_refused_item_fails_only_its_own(
+    woo_sim: WooSimulator, tmp_path: Path
+) -> None:
+    people = _shoppers(woo_sim, 4)
+    config = write_config(tmp_path, woo_sim)
+    rt = runtime(config, woo_sim)
+    try:
+        rt.engine.sync_store("main", full=True)
+        woo_sim.faults.next_503(n=100, retry_after=0, method="POST", path="customers/batch")
+        first = rt.dispatcher.drain()
+        with rt.db.transaction() as s:
+            rows = s.scalars(select(OutboxCommand).order_by(OutboxCommand.id)).all()
+            assert {(r.status, r.attempts) for r in rows} == {("pending", 1)}
+            for row in rows:
+                row.next_attempt_at = row.created_at  # due again now
+        woo_sim.faults.clear()
+        del woo_sim.store.customers[int(str(people[3]["id"]))]  # deleted on the store meanwhile
+        second = rt.dispatcher.drain()
+        with rt.db.transaction() as s:
+            dead = s.scalars(select(OutboxCommand).where(OutboxCommand.status == "dead")).all()
+            assert {(r.account, r.last_error["reference"]) for r in dead if r.last_error} == {
+                (dead[0].account, "woo-customer-missing")
+            }
+    finally:
+        rt.close()
+    assert first.counts["retry"] == 8
+    assert (second.counts["done"], second.counts["dead"]) == (6, 2)  # the deleted customer's publish and tier
+    assert [_pending_meta(woo_sim, p) for p in people[:3]] == ["50", "100", "150"]

@@ -301,7 +301,8 @@ def test_publish_loyalty_and_tier_land_on_the_customer(harness: Harness) -> None
     if harness.platform == "shopify":
         assert "vinculo-tier-silver" in meta["tags"].split(",")  # tier as a tag
     else:
-        assert meta["vinculo_tier"] == "vinculo-tier-silver"  # WooCommerce has no customer tags
+        assert meta["vinculo_tier_tag"] == "vinculo-tier-silver"  # WooCommerce has no customer tags
+        assert meta["vinculo_tier"] == "silver"  # the balance's tier name, left to the balance
 
 
 def test_a_publish_still_waiting_for_its_snapshot_is_refused_and_writes_nothing(harness: Harness) -> None:

@@ -329,6 +329,49 @@ def test_publish_loyalty_then_echo_is_suppressed(woo_sim: WooSimulator) -> None:
     assert page.items[0].meta["vinculo_points_available"] == "120"
 
 
+def test_publish_many_reads_once_writes_once_and_leaves_what_one_at_a_time_leaves(woo_sim: WooSimulator) -> None:
+    people = [woo_sim.create_customer(email=f"p{i}@example.com") for i in range(6)]
+    twins = [woo_sim.create_customer(email=f"t{i}@example.com") for i in range(6)]
+    gone = woo_sim.create_customer(email="gone@example.com")
+    adapter = adapter_for(woo_sim, batch_size=4)
+
+    def snap(n: int) -> dict[str, Any]:
+        return {"available": n, "pending": 0, "tier": "bronze", "as_of": "2026-11-22T18:00:00+00:00"}
+
+    def commands(rows: list[dict[str, Any]]) -> list[tuple[PublishLoyalty | SetTier, str]]:
+        out: list[tuple[PublishLoyalty | SetTier, str]] = [
+            (PublishLoyalty(key=f"pub:{c['id']}", customer_id=f"V{i}", snapshot=snap(10 * i)), f"woo:main:{c['id']}")
+            for i, c in enumerate(rows)
+        ]
+        tier = SetTier(key="tier:0", customer_id="V0", tier="vinculo-tier-gold", all_tiers=("vinculo-tier-gold",))
+        out.append((tier, f"woo:main:{rows[0]['id']}"))  # a second write for the first customer
+        return out
+
+    adapter.publish_loyalty(commands(people)[1][0], f"woo:main:{people[1]['id']}")  # already current
+    for command, ref in commands(twins):
+        assert (adapter.publish_loyalty(command, ref) if isinstance(command, PublishLoyalty)
+                else adapter.set_tier(command, ref)).ok
+    del woo_sim.store.customers[gone["id"]]  # deleted on the store since it was mapped
+    woo_sim.reset_counts()
+    items = [*commands(people), (PublishLoyalty(key="pub:gone", customer_id="VX", snapshot=snap(1)), f"woo:main:{gone['id']}"),
+             (PublishLoyalty(key="pub:other", customer_id="VY", snapshot=snap(1)), "woo:elsewhere:5")]
+    results = adapter.publish_many(items)
+
+    assert [r.key for r in results] == [c.key for c, _ref in items]
+    # one include= read for all 7 customers; 6 writes (5 changed balances + the tier) in batches of 4
+    assert woo_sim.count("GET", "customers") == 1
+    assert woo_sim.count("POST", "customers/batch") == 2 and woo_sim.count() == 3
+    assert [r.ok for r in results] == [True] * 7 + [False, False]
+    assert results[1].payload == {"skipped": "unchanged"}
+    assert results[7].error is not None and results[7].error.reference == "woo-customer-missing"
+    assert results[8].error is not None and "woo:elsewhere" in results[8].error.message
+    for person, twin in zip(people, twins, strict=True):
+        ours = {m["key"]: m["value"] for m in woo_sim.get_customer(person["id"])["meta_data"]}
+        theirs = {m["key"]: m["value"] for m in woo_sim.get_customer(twin["id"])["meta_data"]}
+        assert ours == theirs
+    assert {m["key"]: m["value"] for m in woo_sim.get_customer(people[0]["id"])["meta_data"]}["vinculo_tier_tag"] == "vinculo-tier-gold"
+
+
 def test_set_tier_is_one_meta_key(woo_sim: WooSimulator) -> None:
     c = woo_sim.create_customer(email="t@example.com")
     adapter = adapter_for(woo_sim)
@@ -336,8 +379,24 @@ def test_set_tier_is_one_meta_key(woo_sim: WooSimulator) -> None:
         r = adapter.set_tier(SetTier(key=f"tier:{tier}", customer_id="V-1", tier=tier,
                                      all_tiers=("silver", "gold")), f"woo:main:{c['id']}")
         assert r.ok
-    rows = [m for m in woo_sim.get_customer(c["id"])["meta_data"] if m["key"] == "vinculo_tier"]
-    assert [m["value"] for m in rows] == ["gold"]
+    rows = [m for m in woo_sim.get_customer(c["id"])["meta_data"] if m["key"].startswith("vinculo_tier")]
+    assert [(m["key"], m["value"]) for m in rows] == [("vinculo_tier_tag", "gold")]
+
+
+def test_balance_and_tier_tag_never_overwrite_each_other(woo_sim: WooSimulator) -> None:
+    c = woo_sim.create_customer(email="both@example.com")
+    adapter = adapter_for(woo_sim)
+    ref = f"woo:main:{c['id']}"
+    publish = PublishLoyalty(key="pub:1", customer_id="V-1", snapshot={"available": 5, "tier": "silver"})
+    tier = SetTier(key="tier:1", customer_id="V-1", tier="vinculo-tier-silver", all_tiers=("vinculo-tier-silver",))
+    assert adapter.publish_loyalty(publish, ref).ok and adapter.set_tier(tier, ref).ok
+    woo_sim.reset_counts()
+    # sent again in either order, both find the store current: no write
+    assert adapter.publish_loyalty(publish, ref).payload == {"skipped": "unchanged"}
+    assert adapter.set_tier(tier, ref).payload == {"skipped": "unchanged"}
+    assert woo_sim.count("PUT") == 0
+    meta = {m["key"]: m["value"] for m in woo_sim.get_customer(c["id"])["meta_data"]}
+    assert (meta["vinculo_tier"], meta["vinculo_tier_tag"]) == ("silver", "vinculo-tier-silver")
 
 
 def test_complete_order_is_idempotent(woo_sim: WooSimulator) -> None:
