@@ -581,10 +581,11 @@ class WooCommerceAdapter:
 
     def publish_many(self, items: Sequence[tuple[PublishLoyalty | SetTier, str]]) -> list[WriteResult]:
         """Balance and tier meta of many customers: one ``include=`` read per 100 customers and
-        one ``customers/batch`` per ``batch_size`` customers that need a write, instead of a read
-        and a write per customer. Each item is judged as :meth:`publish_loyalty` judges it (a
-        customer already showing the figures is skipped); a later item of the same customer is
-        compared with what the earlier one writes. A read that fails fails every item (state
+        one ``customers/batch`` per ``batch_size`` customers that need a write (one update per
+        customer, whatever number of its items), instead of a read and a write per item. Each
+        item is judged as :meth:`publish_loyalty` judges it (a customer already showing the
+        figures is skipped); a later item of the same customer is compared with what the earlier
+        one writes. A read that fails fails every item (state
         unknown: the dispatcher retries them); a refused batch item fails only that item."""
         results: list[WriteResult | None] = [None] * len(items)
         wanted: list[tuple[int, int, dict[str, str]]] = []
@@ -605,8 +606,8 @@ class WooCommerceAdapter:
                         current[row["id"]] = mapping.meta_dict(row.get("meta_data"))
                     except DataError:
                         current[row["id"]] = {}  # unreadable meta: write ours over it
-        writes: list[tuple[int, str, dict[str, Any]]] = []
-        sent: dict[int, list[str]] = {}
+        # one update per customer: the meta of all its items that need writing
+        updates: dict[int, tuple[list[int], dict[str, str]]] = {}
         for i, local, desired in wanted:
             key = items[i][0].key
             held = current.get(local)
@@ -619,15 +620,21 @@ class WooCommerceAdapter:
                 results[i] = WriteResult(key=key, platform_id=self._pid(local), created=False,
                                          payload={"skipped": "unchanged"})
             else:
-                writes.append((i, "update", {"id": local, "meta_data": mapping.meta_to_woo(desired)}))
-                sent[i] = sorted(desired)
+                indexes, meta = updates.setdefault(local, ([], {}))
+                indexes.append(i)
+                meta.update(desired)
                 held.update(desired)
+        writes = [(n, "update", {"id": local, "meta_data": mapping.meta_to_woo(meta)})
+                  for n, (local, (_indexes, meta)) in enumerate(updates.items())]
+        owners = list(updates.values())
         for start in range(0, len(writes), self.batch_size):
-            for i, _kind, raw, error in self._batch("customers/batch", writes[start:start + self.batch_size]):
-                key = items[i][0].key
-                results[i] = WriteResult(key=key, error=error) if error is not None else WriteResult(
-                    key=key, platform_id=self._pid(raw.get("id")), created=False,
-                    payload={"written": sent[i], "date_modified_gmt": raw.get("date_modified_gmt")})
+            for n, _kind, raw, error in self._batch("customers/batch", writes[start:start + self.batch_size]):
+                indexes, meta = owners[n]
+                for i in indexes:
+                    key = items[i][0].key
+                    results[i] = WriteResult(key=key, error=error) if error is not None else WriteResult(
+                        key=key, platform_id=self._pid(raw.get("id")), created=False,
+                        payload={"written": sorted(meta), "date_modified_gmt": raw.get("date_modified_gmt")})
         return [r if r is not None else WriteResult(key=c.key, error=MalformedPayload(
             "no result for this write", reference="woo-batch-result-missing", platform=PLATFORM, obj=c.key))
             for (c, _ref), r in zip(items, results, strict=True)]

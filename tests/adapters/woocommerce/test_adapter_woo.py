@@ -358,7 +358,8 @@ def test_publish_many_reads_once_writes_once_and_leaves_what_one_at_a_time_leave
     results = adapter.publish_many(items)
 
     assert [r.key for r in results] == [c.key for c, _ref in items]
-    # one include= read for all 7 customers; 6 writes (5 changed balances + the tier) in batches of 4
+    # one include= read for all 7 customers; 5 customer updates (5 changed balances, the first
+    # customer's tier in the same update as its balance) in batches of 4
     assert woo_sim.count("GET", "customers") == 1
     assert woo_sim.count("POST", "customers/batch") == 2 and woo_sim.count() == 3
     assert [r.ok for r in results] == [True] * 7 + [False, False]
