@@ -405,14 +405,11 @@ class Dispatcher:
     def _run_one(self, row_id: int, stats: DispatchStats) -> None:
         """Claimed row -> store call -> outcome, each step committed on its own."""
         with self.db.transaction() as s:
-            row = s.get(OutboxCommand, row_id)
-            if row is None or row.status != "in_flight":
+            loaded = self._load(s, row_id, stats)
+            if loaded is None:
                 return
-            prepared = self._prepare(s, row, stats)
-            if prepared is None:
-                return
+            row, command, ref = loaded
             target, kind = row.target, row.kind
-        command, ref = prepared
         result = self._attempt(row_id, target, lambda store: self._call(store, kind, command, ref))
         self._finish({row_id: result}, stats)
 
@@ -424,13 +421,10 @@ class Dispatcher:
         items: list[tuple[int, PublishLoyalty | SetTier, str]] = []
         with self.db.transaction() as s:
             for row_id in row_ids:
-                row = s.get(OutboxCommand, row_id)
-                if row is None or row.status != "in_flight":
+                loaded = self._load(s, row_id, stats)
+                if loaded is None:
                     continue
-                prepared = self._prepare(s, row, stats)
-                if prepared is None:
-                    continue
-                command, ref = prepared
+                row, command, ref = loaded
                 if ref is None or not isinstance(command, PublishLoyalty | SetTier):
                     results[row_id] = _no_account(row.kind)
                 else:
@@ -439,6 +433,16 @@ class Dispatcher:
             answers = self._attempt_many(target, items)
             results.update(zip([row_id for row_id, _c, _r in items], answers, strict=True))
         self._finish(results, stats)
+
+    def _load(
+        self, s: Session, row_id: int, stats: DispatchStats
+    ) -> tuple[OutboxCommand, Command, str | None] | None:
+        """A claimed row still ours (in flight) with its prepared command and customer id."""
+        row = s.get(OutboxCommand, row_id)
+        if row is None or row.status != "in_flight":
+            return None
+        prepared = self._prepare(s, row, stats)
+        return None if prepared is None else (row, *prepared)
 
     def _prepare(
         self, s: Session, row: OutboxCommand, stats: DispatchStats
