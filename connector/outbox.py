@@ -18,6 +18,7 @@ rows back after ``stuck_after`` and step 2's lookup finds the coupon the lost at
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from connector.state.models import OutboxCommand
 
 Command = Perk | Fulfilment
 _BATCHABLE = frozenset({"publish", "tier"})
+log = logging.getLogger(__name__)
 _OUTBOX = cast(Table, OutboxCommand.__table__)
 KINDS: dict[type[Any], str] = {
     IssueCoupon: "coupon",
@@ -410,7 +412,10 @@ class Dispatcher:
                 return
             row, command, ref = loaded
             target, kind = row.target, row.kind
-        result = self._attempt(row_id, target, lambda store: self._call(store, kind, command, ref))
+        if isinstance(command, WriteResult):
+            result = command
+        else:
+            result = self._attempt(row_id, target, lambda store: self._call(store, kind, command, ref))
         self._finish({row_id: result}, stats)
 
     def _run_group(self, target: str, row_ids: Sequence[int], stats: DispatchStats) -> None:
@@ -425,19 +430,31 @@ class Dispatcher:
                 if loaded is None:
                     continue
                 row, command, ref = loaded
-                if ref is None or not isinstance(command, PublishLoyalty | SetTier):
+                if isinstance(command, WriteResult):
+                    results[row_id] = command
+                elif ref is None or not isinstance(command, PublishLoyalty | SetTier):
                     results[row_id] = _no_account(row.kind)
                 else:
                     items.append((row_id, command, ref))
         if items:
             answers = self._attempt_many(target, items)
+            if answers is None:  # the batch call itself misbehaved: each row on its own instead
+                answers = [self._send_alone(row_id, target, command, ref) for row_id, command, ref in items]
             results.update(zip([row_id for row_id, _c, _r in items], answers, strict=True))
         self._finish(results, stats)
 
+    def _send_alone(
+        self, row_id: int, target: str, command: PublishLoyalty | SetTier, ref: str
+    ) -> WriteResult:
+        kind = KINDS[type(command)]
+        return self._attempt(row_id, target, lambda store: self._call(store, kind, command, ref))
+
     def _load(
         self, s: Session, row_id: int, stats: DispatchStats
-    ) -> tuple[OutboxCommand, Command, str | None] | None:
-        """A claimed row still ours (in flight) with its prepared command and customer id."""
+    ) -> tuple[OutboxCommand, Command | WriteResult, str | None] | None:
+        """A claimed row still ours (in flight) with its prepared command and customer id, or
+        with the failed result that takes the command's place when its snapshot could not be
+        built."""
         row = s.get(OutboxCommand, row_id)
         if row is None or row.status != "in_flight":
             return None
@@ -446,18 +463,24 @@ class Dispatcher:
 
     def _prepare(
         self, s: Session, row: OutboxCommand, stats: DispatchStats
-    ) -> tuple[Command, str | None] | None:
+    ) -> tuple[Command | WriteResult, str | None] | None:
         """The row's command (a balance publish with its snapshot built) and the customer's id
-        on the row's store; None when the row cannot be read, which sends it to the dead list."""
+        on the row's store; None when the row cannot be read, which sends it to the dead list.
+        A snapshot that cannot be built is that row's failed attempt, never the drain's end."""
         try:
-            command = decode(row.kind, row.payload)
-            if type(command) is PublishLoyalty and self.render is not None:
-                command = self.render(s, command)
+            command: Command | WriteResult = decode(row.kind, row.payload)
         except (KeyError, TypeError, ValueError) as exc:
             row.status, row.attempts = "dead", row.attempts + 1
             row.last_error = {"message": f"undecodable command: {exc}", "kind": "data"}
             stats.counts["dead"] += 1
             return None
+        if type(command) is PublishLoyalty and self.render is not None:
+            try:
+                command = self.render(s, command)
+            except VinculoError as exc:
+                command = WriteResult(key=str(row.id), error=exc)
+            except Exception as exc:
+                command = WriteResult(key=str(row.id), error=_crashed(str(row.id), exc))
         ref = None
         if row.account is not None:
             mapping = customers_repo.mapping_for_source(s, row.account, row.target)
@@ -479,24 +502,23 @@ class Dispatcher:
 
     def _attempt_many(
         self, target: str, items: Sequence[tuple[int, PublishLoyalty | SetTier, str]]
-    ) -> list[WriteResult]:
-        """:meth:`_attempt` for a group: a failure of the whole call is every row's result."""
-        keys = [str(row_id) for row_id, _c, _r in items]
+    ) -> list[WriteResult] | None:
+        """:meth:`_attempt` for a group: a platform failure of the whole call (the store down,
+        credentials refused) is every row's result; None when the call crashed or answered the
+        wrong number of results, so that each row is sent on its own and judged on its own."""
         try:
             store = cast(BatchPublisher, self._store(target))  # _partition grouped it for that
             answers = store.publish_many([(command, ref) for _id, command, ref in items])
-            if len(answers) != len(items):
-                raise WriteRejected(
-                    f"store {target!r} answered {len(answers)} results for {len(items)} commands",
-                    reference="outbox-batch-answer-short",
-                    obj=target,
-                    hint="a bug in the store adapter; the commands are retried one by one",
-                )
-            return answers
         except VinculoError as exc:
-            return [WriteResult(key=key, error=exc) for key in keys]
-        except Exception as exc:
-            return [WriteResult(key=key, error=_crashed(key, exc)) for key in keys]
+            return [WriteResult(key=str(row_id), error=exc) for row_id, _c, _r in items]
+        except Exception:
+            log.exception("batch publish to %s crashed; sending its %d commands one by one", target, len(items))
+            return None
+        if len(answers) != len(items):
+            log.error("store %s answered %d results for %d commands; sending them one by one",
+                      target, len(answers), len(items))
+            return None
+        return answers
 
     def _store(self, target: str) -> StoreAdapter:
         store = self.stores.get(target)
@@ -525,6 +547,8 @@ class Dispatcher:
                     self._settle(s, row, result, stats)
 
     def _settle(self, s: Session, row: OutboxCommand, result: WriteResult, stats: DispatchStats) -> None:
+        if row.status != "in_flight":
+            return  # taken back by requeue_stuck meanwhile: its new run records the outcome
         stamp = self.clock()
         row.attempts += 1
         row.updated_at = stamp

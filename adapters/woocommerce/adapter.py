@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -581,60 +581,74 @@ class WooCommerceAdapter:
 
     def publish_many(self, items: Sequence[tuple[PublishLoyalty | SetTier, str]]) -> list[WriteResult]:
         """Balance and tier meta of many customers: one ``include=`` read per 100 customers and
-        one ``customers/batch`` per ``batch_size`` customers that need a write (one update per
-        customer, whatever number of its items), instead of a read and a write per item. Each
-        item is judged as :meth:`publish_loyalty` judges it (a customer already showing the
-        figures is skipped); a later item of the same customer is compared with what the earlier
-        one writes. A read that fails fails every item (state
-        unknown: the dispatcher retries them); a refused batch item fails only that item."""
+        one ``customers/batch`` per ``batch_size`` customers that need a write, instead of a read
+        and a write per item.
+
+        A customer's items are merged in order (a later value of a key wins) and judged together
+        as :meth:`publish_loyalty` judges one: skipped when the store already shows the result,
+        else one update for all of them, whose answer is each item's. A failed read fails every
+        item (nothing was written; the dispatcher retries them); a refused batch item fails its
+        customer's items; a batch call that fails after retries fails its items and the ones not
+        yet sent, never those already written."""
         results: list[WriteResult | None] = [None] * len(items)
-        wanted: list[tuple[int, int, dict[str, str]]] = []
+        merged: dict[int, tuple[list[int], dict[str, str]]] = {}
         for i, (command, ref) in enumerate(items):
             try:
-                wanted.append((i, self._local_id(ref, what="customer id"), self._desired_meta(command)))
+                local = self._local_id(ref, what="customer id")
+                desired = self._desired_meta(command)
             except VinculoError as err:
                 results[i] = WriteResult(key=command.key, error=err)
+                continue
+            indexes, meta = merged.setdefault(local, ([], {}))
+            indexes.append(i)
+            meta.update(desired)
         current: dict[int, dict[str, str]] = {}
-        ids = sorted({local for _i, local, _d in wanted})
+        ids = sorted(merged)
         for start in range(0, len(ids), MAX_PER_PAGE):
             chunk = ids[start:start + MAX_PER_PAGE]
             resp = self.client.get("customers", {"include": chunk, "role": "all", "per_page": MAX_PER_PAGE,
                                                  "_fields": "id,meta_data"})
-            for row in resp.data if isinstance(resp.data, list) else ():
+            if not isinstance(resp.data, list):
+                raise MalformedPayload("customer list answer is not a list", reference="woo-shape-invalid",
+                                       platform=PLATFORM, obj="customers")
+            for row in resp.data:
                 if isinstance(row, Mapping) and row.get("id") in chunk:
                     try:
                         current[row["id"]] = mapping.meta_dict(row.get("meta_data"))
                     except DataError:
                         current[row["id"]] = {}  # unreadable meta: write ours over it
-        # one update per customer: the meta of all its items that need writing
-        updates: dict[int, tuple[list[int], dict[str, str]]] = {}
-        for i, local, desired in wanted:
-            key = items[i][0].key
+
+        def settle(indexes: list[int], outcome: WriteResult) -> None:
+            """One customer's outcome, as each of its items' result."""
+            for i in indexes:
+                results[i] = replace(outcome, key=items[i][0].key)
+
+        owners: list[tuple[list[int], dict[str, str]]] = []
+        writes: list[tuple[int, str, dict[str, Any]]] = []
+        for local, (indexes, meta) in merged.items():
             held = current.get(local)
             if held is None:
-                results[i] = WriteResult(key=key, error=NotFound(
-                    f"customer {local} is not on the store", reference="woo-customer-missing",
-                    platform=PLATFORM, obj=self._pid(local),
-                    hint="the customer was deleted on the store; the next sync records it"))
-            elif mapping.meta_is_current(held, desired):
-                results[i] = WriteResult(key=key, platform_id=self._pid(local), created=False,
-                                         payload={"skipped": "unchanged"})
+                missing = NotFound(f"customer {local} is not on the store", reference="woo-customer-missing",
+                                   platform=PLATFORM, obj=self._pid(local),
+                                   hint="the customer was deleted on the store; the next sync records it")
+                settle(indexes, WriteResult(key="", error=missing))
+            elif mapping.meta_is_current(held, meta):
+                settle(indexes, WriteResult(key="", platform_id=self._pid(local), created=False,
+                                            payload={"skipped": "unchanged"}))
             else:
-                indexes, meta = updates.setdefault(local, ([], {}))
-                indexes.append(i)
-                meta.update(desired)
-                held.update(desired)
-        writes = [(n, "update", {"id": local, "meta_data": mapping.meta_to_woo(meta)})
-                  for n, (local, (_indexes, meta)) in enumerate(updates.items())]
-        owners = list(updates.values())
+                writes.append((len(owners), "update", {"id": local, "meta_data": mapping.meta_to_woo(meta)}))
+                owners.append((indexes, meta))
         for start in range(0, len(writes), self.batch_size):
-            for n, _kind, raw, error in self._batch("customers/batch", writes[start:start + self.batch_size]):
-                indexes, meta = owners[n]
-                for i in indexes:
-                    key = items[i][0].key
-                    results[i] = WriteResult(key=key, error=error) if error is not None else WriteResult(
-                        key=key, platform_id=self._pid(raw.get("id")), created=False,
-                        payload={"written": sorted(meta), "date_modified_gmt": raw.get("date_modified_gmt")})
+            try:
+                for n, _kind, raw, error in self._batch("customers/batch", writes[start:start + self.batch_size]):
+                    indexes, meta = owners[n]
+                    settle(indexes, WriteResult(key="", error=error) if error is not None else WriteResult(
+                        key="", platform_id=self._pid(raw.get("id")), created=False,
+                        payload={"written": sorted(meta), "date_modified_gmt": raw.get("date_modified_gmt")}))
+            except VinculoError as err:
+                for n in range(start, len(writes)):  # this chunk's state is unknown, later ones unsent
+                    settle([i for i in owners[n][0] if results[i] is None], WriteResult(key="", error=err))
+                break
         return [r if r is not None else WriteResult(key=c.key, error=MalformedPayload(
             "no result for this write", reference="woo-batch-result-missing", platform=PLATFORM, obj=c.key))
             for (c, _ref), r in zip(items, results, strict=True)]

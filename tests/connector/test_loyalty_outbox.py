@@ -18,8 +18,9 @@ import pytest
 from sqlalchemy import select
 
 from adapters.woocommerce.simulator import WooSimulator
+from connector.domain import PublishLoyalty
 from connector.errors import InsufficientPoints, UnknownReward
-from connector.state.models import LedgerEntryRow, OutboxCommand
+from connector.state.models import CustomerRecord, LedgerEntryRow, OutboxCommand
 from tests.connector.loyalty_setup import environment, runtime, write_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -435,3 +436,60 @@ def test_a_failed_batch_retries_every_row_and_a_refused_item_fails_only_its_own(
     assert first.counts["retry"] == 8
     assert (second.counts["done"], second.counts["dead"]) == (6, 2)  # the deleted customer's publish and tier
     assert [_pending_meta(woo_sim, p) for p in people[:3]] == ["50", "100", "150"]
+
+
+def test_a_snapshot_that_cannot_be_built_fails_its_row_and_the_drain_goes_on(
+    woo_sim: WooSimulator, tmp_path: Path
+) -> None:
+    from connector.errors import ProgramError
+
+    people = _shoppers(woo_sim, 3)
+    config = write_config(tmp_path, woo_sim)
+    rt = runtime(config, woo_sim)
+    try:
+        rt.engine.sync_store("main", full=True)
+        build = rt.loyalty.render
+        with rt.db.transaction() as s:
+            broken = s.scalars(select(OutboxCommand.account).where(OutboxCommand.kind == "publish")).first()
+            broken_email = s.scalars(select(CustomerRecord.email_key).where(CustomerRecord.vinculo_id == broken)).one()
+
+        def render(session: object, command: PublishLoyalty) -> PublishLoyalty:
+            if command.customer_id == broken:
+                raise ProgramError("program version for this date is missing", obj=command.customer_id)
+            return build(session, command)  # type: ignore[arg-type]
+
+        rt.dispatcher.render = render
+        stats = rt.dispatcher.drain()
+        with rt.db.transaction() as s:
+            states = {(r.account, r.kind): (r.status, (r.last_error or {}).get("reference"))
+                      for r in s.scalars(select(OutboxCommand))}
+    finally:
+        rt.close()
+    assert states.pop((broken, "publish")) == ("dead", "program-invalid")
+    assert set(states.values()) == {("done", None)}  # 2 other balances, 3 tier tags
+    assert (stats.counts["done"], stats.counts["dead"]) == (5, 1)
+    # the broken customer's balance never reached the store; the others' did
+    assert [_pending_meta(woo_sim, p) for p in people] == [
+        None if f"s{i}@example.com" == broken_email else str(50 * (i + 1)) for i in range(3)
+    ]
+
+
+def test_a_batch_call_that_crashes_sends_its_rows_one_by_one(woo_sim: WooSimulator, tmp_path: Path) -> None:
+    people = _shoppers(woo_sim, 3)
+    config = write_config(tmp_path, woo_sim)
+    rt = runtime(config, woo_sim)
+    try:
+        rt.engine.sync_store("main", full=True)
+        adapter = rt.dispatcher.stores["main"]
+
+        def broken(items: object) -> object:
+            raise RuntimeError("a bug in the batch path")
+
+        adapter.publish_many = broken  # type: ignore[method-assign]
+        woo_sim.reset_counts()
+        stats = rt.dispatcher.drain()
+    finally:
+        rt.close()
+    assert stats.counts["done"] == 6  # every balance and tier tag, each through its own call
+    assert woo_sim.count("PUT") == 6
+    assert [_pending_meta(woo_sim, p) for p in people] == ["50", "100", "150"]

@@ -509,3 +509,36 @@ def test_order_modified_mid_walk_does_not_hide_its_neighbour(
     assert seen.count(f"woo:main:{moved}") == 2  # once as it was, once as modified
     assert len(seen) == 31
     assert "walking again" in caplog.text  # the skip happened and was repaired by the second walk
+
+
+def _snap(n: int) -> dict[str, Any]:
+    return {"available": n, "pending": 0, "tier": "bronze", "as_of": "2026-11-22T18:00:00+00:00"}
+
+
+def test_publish_many_lets_the_newest_item_of_a_customer_win(woo_sim: WooSimulator) -> None:
+    c = woo_sim.create_customer(email="order@example.com")
+    ref = f"woo:main:{c['id']}"
+    adapter = adapter_for(woo_sim)
+    assert adapter.publish_loyalty(PublishLoyalty(key="p:0", customer_id="V", snapshot=_snap(20)), ref).ok
+    woo_sim.reset_counts()
+    # an older publish still waiting beside the newest one, which the store already shows
+    results = adapter.publish_many([(PublishLoyalty(key="p:old", customer_id="V", snapshot=_snap(10)), ref),
+                                    (PublishLoyalty(key="p:new", customer_id="V", snapshot=_snap(20)), ref)])
+    assert [(r.key, r.payload) for r in results] == [("p:old", {"skipped": "unchanged"}), ("p:new", {"skipped": "unchanged"})]
+    assert woo_sim.count("POST") == 0
+    meta = {m["key"]: m["value"] for m in woo_sim.get_customer(c["id"])["meta_data"]}
+    assert meta["vinculo_points_available"] == "20"
+
+
+def test_publish_many_never_reports_a_refused_write_as_done(woo_sim: WooSimulator) -> None:
+    c = woo_sim.create_customer(email="refused@example.com")
+    ref = f"woo:main:{c['id']}"
+    woo_sim.faults.override(
+        400, '{"code":"rest_invalid_param","message":"Invalid parameter(s): update","data":{"status":400}}',
+        method="POST", path="customers/batch",
+    )
+    results = adapter_for(woo_sim).publish_many(
+        [(PublishLoyalty(key="p:1", customer_id="V", snapshot=_snap(5)), ref),
+         (PublishLoyalty(key="p:2", customer_id="V", snapshot=_snap(5)), ref)])
+    assert [r.ok for r in results] == [False, False]
+    assert all(m["key"] != "vinculo_points_available" for m in woo_sim.get_customer(c["id"])["meta_data"])
