@@ -20,6 +20,7 @@ from sqlalchemy import select
 from adapters.woocommerce.simulator import WooSimulator
 from connector.domain import PublishLoyalty
 from connector.errors import InsufficientPoints, UnknownReward
+from connector.runtime import Runtime
 from connector.state.models import CustomerRecord, LedgerEntryRow, OutboxCommand
 from tests.connector.loyalty_setup import environment, runtime, write_config
 
@@ -386,17 +387,26 @@ def _shoppers(sim: WooSimulator, n: int) -> list[dict[str, object]]:
     return people
 
 
+def _synced(sim: WooSimulator, tmp_path: Path, n: int) -> tuple[list[dict[str, object]], Runtime]:
+    """``n`` shoppers synced once: each has a waiting balance publish and a first tier tag."""
+    people = _shoppers(sim, n)
+    rt = runtime(write_config(tmp_path, sim), sim)
+    try:
+        rt.engine.sync_store("main", full=True)
+    except BaseException:
+        rt.close()
+        raise
+    return people, rt
+
+
 def _pending_meta(sim: WooSimulator, person: dict[str, object]) -> str | None:
     meta = {m["key"]: m["value"] for m in sim.get_customer(int(str(person["id"])))["meta_data"]}
     return meta.get("vinculo_points_pending")
 
 
 def test_balances_and_tiers_of_many_customers_go_out_in_a_few_calls(woo_sim: WooSimulator, tmp_path: Path) -> None:
-    people = _shoppers(woo_sim, 12)
-    config = write_config(tmp_path, woo_sim)
-    rt = runtime(config, woo_sim)
+    people, rt = _synced(woo_sim, tmp_path, 12)
     try:
-        rt.engine.sync_store("main", full=True)
         woo_sim.reset_counts()
         stats = rt.dispatcher.drain()
     finally:
@@ -411,11 +421,8 @@ def test_balances_and_tiers_of_many_customers_go_out_in_a_few_calls(woo_sim: Woo
 def test_a_failed_batch_retries_every_row_and_a_refused_item_fails_only_its_own(
     woo_sim: WooSimulator, tmp_path: Path
 ) -> None:
-    people = _shoppers(woo_sim, 4)
-    config = write_config(tmp_path, woo_sim)
-    rt = runtime(config, woo_sim)
+    people, rt = _synced(woo_sim, tmp_path, 4)
     try:
-        rt.engine.sync_store("main", full=True)
         woo_sim.faults.next_503(n=100, retry_after=0, method="POST", path="customers/batch")
         first = rt.dispatcher.drain()
         with rt.db.transaction() as s:
@@ -443,11 +450,8 @@ def test_a_snapshot_that_cannot_be_built_fails_its_row_and_the_drain_goes_on(
 ) -> None:
     from connector.errors import ProgramError
 
-    people = _shoppers(woo_sim, 3)
-    config = write_config(tmp_path, woo_sim)
-    rt = runtime(config, woo_sim)
+    people, rt = _synced(woo_sim, tmp_path, 3)
     try:
-        rt.engine.sync_store("main", full=True)
         build = rt.loyalty.render
         with rt.db.transaction() as s:
             broken = s.scalars(select(OutboxCommand.account).where(OutboxCommand.kind == "publish")).first()
@@ -475,11 +479,8 @@ def test_a_snapshot_that_cannot_be_built_fails_its_row_and_the_drain_goes_on(
 
 
 def test_a_batch_call_that_crashes_sends_its_rows_one_by_one(woo_sim: WooSimulator, tmp_path: Path) -> None:
-    people = _shoppers(woo_sim, 3)
-    config = write_config(tmp_path, woo_sim)
-    rt = runtime(config, woo_sim)
+    people, rt = _synced(woo_sim, tmp_path, 3)
     try:
-        rt.engine.sync_store("main", full=True)
         adapter = rt.dispatcher.stores["main"]
 
         def broken(items: object) -> object:
