@@ -5,8 +5,10 @@ an idempotency key (unique), so a replayed event cannot queue a second command. 
 
 1. claims due rows (``pending`` -> ``in_flight``) and commits the claim;
 2. builds a waiting balance publish's snapshot from the ledger (``render``), so only the newest
-   state of a customer is ever built and sent; calls the store; every store write looks its object up by our key first (coupon code,
-   meta value), so repeating a call that already succeeded changes nothing;
+   state of a customer is ever built and sent; calls the store (a store that is a
+   ``BatchPublisher`` gets a claim's balance and tier commands in one call); every store write
+   looks its object up by our key first (coupon code, meta value), so repeating a call that
+   already succeeded changes nothing;
 3. marks the row ``done`` — or schedules a retry with backoff (honouring Retry-After), and after
    ``max_attempts`` failures, or at once for a permanent rejection, marks it ``dead`` for
    `vinculo status`.
@@ -415,7 +417,7 @@ class Dispatcher:
         if isinstance(command, WriteResult):
             result = command
         else:
-            result = self._attempt(row_id, target, lambda store: self._call(store, kind, command, ref))
+            result = self._send_alone(row_id, target, kind, command, ref)
         self._finish({row_id: result}, stats)
 
     def _run_group(self, target: str, row_ids: Sequence[int], stats: DispatchStats) -> None:
@@ -439,14 +441,16 @@ class Dispatcher:
         if items:
             answers = self._attempt_many(target, items)
             if answers is None:  # the batch call itself misbehaved: each row on its own instead
-                answers = [self._send_alone(row_id, target, command, ref) for row_id, command, ref in items]
+                answers = [
+                    self._send_alone(row_id, target, KINDS[type(command)], command, ref)
+                    for row_id, command, ref in items
+                ]
             results.update(zip([row_id for row_id, _c, _r in items], answers, strict=True))
         self._finish(results, stats)
 
     def _send_alone(
-        self, row_id: int, target: str, command: PublishLoyalty | SetTier, ref: str
+        self, row_id: int, target: str, kind: str, command: Command, ref: str | None
     ) -> WriteResult:
-        kind = KINDS[type(command)]
         return self._attempt(row_id, target, lambda store: self._call(store, kind, command, ref))
 
     def _load(
