@@ -6,6 +6,7 @@ after discounts, rounded down; reward "five" costs 500 points and is 5.00 EUR of
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -46,6 +47,12 @@ def customer_with_points(sim: WooSimulator, tmp_path: Path, points: int = 1000) 
     finally:
         rt.close()
     return config, "nuria@example.com", int(customer["id"])
+
+
+def refuse_coupons(sim: WooSimulator, message: str) -> None:
+    """The store refuses every new coupon for good (a plugin's validation), as a 400."""
+    body = {"code": "woocommerce_rest_invalid_coupon", "message": message, "data": {"status": 400}}
+    sim.faults.override(400, json.dumps(body), method="POST", path="coupons")
 
 
 def coupons_with_code(sim: WooSimulator, code: str) -> list[dict[str, object]]:
@@ -118,12 +125,7 @@ def test_a_coupon_the_store_refuses_for_good_gives_the_points_back(woo_sim: WooS
     config, email, _ = customer_with_points(woo_sim, tmp_path)
     rt = runtime(config, woo_sim)
     try:
-        woo_sim.faults.override(
-            400,
-            '{"code":"woocommerce_rest_invalid_coupon","message":"Coupon rejected by a plugin.","data":{"status":400}}',
-            method="POST",
-            path="coupons",
-        )
+        refuse_coupons(woo_sim, "Coupon rejected by a plugin.")
         rt.loyalty.redeem(rt.db, email, "five", store="main", redemption_id="r-2")
         stats = rt.dispatcher.drain()
         balance = rt.loyalty.balance(rt.db, email)
@@ -284,10 +286,7 @@ def test_a_dead_coupon_is_not_sent_again_after_its_points_came_back(woo_sim: Woo
     config, email, _ = customer_with_points(woo_sim, tmp_path)
     rt = runtime(config, woo_sim)
     try:
-        woo_sim.faults.override(
-            400, '{"code":"woocommerce_rest_invalid_coupon","message":"No.","data":{"status":400}}',
-            method="POST", path="coupons",
-        )
+        refuse_coupons(woo_sim, "No.")
         rt.loyalty.redeem(rt.db, email, "five", store="main", redemption_id="r-dead")
         rt.dispatcher.drain()
         with rt.db.transaction() as s:
